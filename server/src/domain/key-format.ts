@@ -1,0 +1,73 @@
+/**
+ * Key format: prefix + 30 random base62 characters + a 6-character checksum, GitHub style.
+ * The checksum is the CRC32 of prefix+random written big-endian in base62 (0-9A-Za-z), left-padded
+ * with 0, so a typo or a truncated key is rejected without touching the store and secret scanners
+ * can recognise leaked keys with `\bhey_[0-9A-Za-z]{36}\b`.
+ */
+import type { CryptoPort } from './crypto.ts';
+
+export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+export const RANDOM_LENGTH = 30;
+export const CHECKSUM_LENGTH = 6;
+export const DEFAULT_PREFIX = 'hey_';
+const PREFIX_PATTERN = /^[a-z][a-z0-9_]{0,15}$/;
+const BASE62_BODY = /^[0-9A-Za-z]+$/;
+
+export function assertValidPrefix(prefix: string): void {
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new Error(`Key prefix "${prefix}" must be 1-16 characters: a lowercase letter, then lowercase letters, digits or _.`);
+  }
+}
+
+export function toBase62(value: number, width: number): string {
+  let out = '';
+  let n = value;
+  while (n > 0) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out.padStart(width, '0');
+}
+
+/** `length` uniformly random base62 characters (rejection sampling, no modulo bias). */
+export function randomBase62(crypto: CryptoPort, length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of crypto.randomBytes(length * 2)) {
+      if (byte < 248) out += BASE62[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+export function checksum(crypto: CryptoPort, prefixAndRandom: string): string {
+  return toBase62(crypto.crc32(prefixAndRandom), CHECKSUM_LENGTH);
+}
+
+export function formatKey(crypto: CryptoPort, prefix: string, random: string): string {
+  return prefix + random + checksum(crypto, prefix + random);
+}
+
+export function generateKey(crypto: CryptoPort, prefix: string): string {
+  return formatKey(crypto, prefix, randomBase62(crypto, RANDOM_LENGTH));
+}
+
+/** True when `secret` has this prefix, the right length and alphabet, and a matching checksum. */
+export function isWellFormedKey(crypto: CryptoPort, prefix: string, secret: string): boolean {
+  if (secret.length !== prefix.length + RANDOM_LENGTH + CHECKSUM_LENGTH || !secret.startsWith(prefix)) return false;
+  const body = secret.slice(prefix.length);
+  if (!BASE62_BODY.test(body)) return false;
+  const split = secret.length - CHECKSUM_LENGTH;
+  return checksum(crypto, secret.slice(0, split)) === secret.slice(split);
+}
+
+/** What lists show instead of the secret: the prefix and the last four characters. */
+export function keyHint(prefix: string, secret: string): string {
+  return `${prefix}...${secret.slice(-4)}`;
+}
+
+/** Time-sortable ids: prefix + 8 base62 chars of milliseconds + 14 random base62 chars. */
+export function newId(crypto: CryptoPort, prefix: string, nowMs: number): string {
+  return `${prefix}_${toBase62(nowMs, 8)}${randomBase62(crypto, 14)}`;
+}

@@ -1,0 +1,120 @@
+/**
+ * Records → the JSON shapes of openapi.yaml. Shared by the server's routes and the MSW mocks so
+ * both answer with the same bodies.
+ */
+import type { Principal } from './access.ts';
+import { iso } from './clock.ts';
+import type { VerifyOutcome } from './service.ts';
+import type { AuditEvent, KeyRecord, Member, Organization, Tag, UsageEntry, Workspace } from './model.ts';
+import type { MemberWithKey } from '../store/store.ts';
+
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+export function presentKey(key: KeyRecord, now: number) {
+  const inGrace = key.prev_hint !== null && key.prev_expires_at !== null && key.prev_expires_at > now;
+  return {
+    id: key.id,
+    name: key.name,
+    description: key.description,
+    hint: key.hint,
+    permission: { type: key.permission.type, scopes: [...key.permission.scopes] },
+    owner: { ...key.owner },
+    created_by: { ...key.created_by },
+    created_at: iso(key.created_at),
+    updated_at: iso(key.updated_at),
+    workspace_access: structuredClone(key.workspace_access),
+    workspace_id: key.workspace_id,
+    status: key.status === 'disabled' ? ('disabled' as const) : ('active' as const),
+    disabled_reason: key.status === 'disabled' ? key.disabled_reason : null,
+    expires_at: isoOrNull(key.expires_at),
+    last_used_at: isoOrNull(key.last_used_at),
+    previous_secret: inGrace
+      ? { hint: key.prev_hint!, expires_at: iso(key.prev_expires_at!), last_used_at: isoOrNull(key.prev_last_used_at) }
+      : null,
+  };
+}
+
+export function presentKeyWithSecret(key: KeyRecord, secret: string, now: number) {
+  return { ...presentKey(key, now), secret };
+}
+
+export function presentMe(principal: Principal, org: Organization) {
+  const { key } = principal;
+  return {
+    key_id: key.id,
+    name: key.name,
+    hint: key.hint,
+    organization: { id: org.id, name: org.name },
+    owner: { ...key.owner, role: principal.owner_role },
+    permission: { type: key.permission.type, scopes: [...key.permission.scopes] },
+    workspace_access: structuredClone(key.workspace_access),
+    workspace_id: key.workspace_id,
+    expires_at: isoOrNull(key.expires_at),
+    auth_scheme: principal.scheme,
+  };
+}
+
+export function presentVerify(outcome: VerifyOutcome) {
+  const key = outcome.key;
+  return {
+    valid: outcome.valid,
+    code: outcome.code,
+    failed_checks: outcome.failed_checks,
+    key: key
+      ? {
+          id: key.id,
+          name: key.name,
+          permission: { type: key.permission.type, scopes: [...key.permission.scopes] },
+          workspace_access: structuredClone(key.workspace_access),
+          workspace_id: key.workspace_id,
+          owner: { ...key.owner },
+          expires_at: isoOrNull(key.expires_at),
+        }
+      : null,
+  };
+}
+
+export function presentMember(member: MemberWithKey | (Member & { api_key_id: string | null })) {
+  return {
+    id: member.id,
+    type: member.type,
+    name: member.name,
+    email: member.email,
+    role: member.role,
+    api_key_id: member.api_key_id,
+    created_at: iso(member.created_at),
+  };
+}
+
+export function presentWorkspace(ws: Workspace) {
+  return { id: ws.id, name: ws.name, created_at: iso(ws.created_at) };
+}
+
+export function presentTag(tag: Tag) {
+  return { id: tag.id, workspace_id: tag.workspace_id, name: tag.name, created_at: iso(tag.created_at) };
+}
+
+export function presentUsage(entry: UsageEntry) {
+  return {
+    at: iso(entry.at),
+    method: entry.method,
+    route: entry.route,
+    status: entry.status,
+    ip: entry.ip,
+    user_agent: entry.user_agent,
+    secret: entry.secret,
+  };
+}
+
+export function presentAudit(event: AuditEvent) {
+  return {
+    id: event.id,
+    at: iso(event.at),
+    action: event.action,
+    key_id: event.key_id,
+    subject_id: event.subject_id,
+    actor: event.actor ? { key_id: event.actor.key_id, member: { ...event.actor.member } } : null,
+    ip: event.ip,
+    changes: event.changes,
+  };
+}
