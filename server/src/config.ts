@@ -1,0 +1,44 @@
+/** The environment, read once by the composition root (main.ts, cli.ts) and nowhere else. */
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  keyPrefix: string;
+  usageRetentionDays: number;
+  rateLimitPerMinute: number;
+  flushIntervalMs: number;
+  sweepIntervalMs: number;
+  validateResponses: boolean;
+  trustProxy: string | undefined;
+  bootstrapOrgName: string;
+  bootstrapOwnerEmail: string;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}".`);
+  return n;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: int(env, 'PORT', 3000),
+    host: env['HOST'] || '127.0.0.1',
+    dataDir: resolve(env['DATA_DIR'] || './data'),
+    databaseUrl: env['DATABASE_URL'] || undefined,
+    keyPrefix: env['KEY_PREFIX'] || 'hey_',
+    usageRetentionDays: int(env, 'USAGE_RETENTION_DAYS', 30, 1),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 6000),
+    flushIntervalMs: int(env, 'FLUSH_INTERVAL_MS', 1000, 10),
+    sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 100),
+    validateResponses: env['VALIDATE_RESPONSES'] === 'true' || env['VALIDATE_RESPONSES'] === '1',
+    trustProxy: env['TRUST_PROXY'] || undefined,
+    bootstrapOrgName: env['BOOTSTRAP_ORG_NAME'] || 'My organization',
+    bootstrapOwnerEmail: env['BOOTSTRAP_OWNER_EMAIL'] || 'owner@localhost',
+  };
+}

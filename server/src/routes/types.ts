@@ -1,0 +1,39 @@
+/** What a route handler sees and returns: validated input in, a typed response out. */
+import type { RequestContext } from '../domain/access.ts';
+import type { PageRequest } from '../domain/model.ts';
+
+export interface HandlerInput {
+  ctx: RequestContext;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: any;
+}
+
+export interface HandlerResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
+
+/** Handlers keyed by operationId; createApp refuses to start when one is missing. */
+export type Handlers = Record<string, Handler>;
+
+export const ok = (body: unknown): HandlerResult => ({ status: 200, body });
+export const created = (body: unknown, headers?: Record<string, string>): HandlerResult => ({ status: 201, body, ...(headers ? { headers } : {}) });
+export const noContent = (): HandlerResult => ({ status: 204 });
+
+/** Responses that carry a secret must never be cached. */
+export const SECRET_HEADERS = { 'Cache-Control': 'no-store' };
+
+/** `limit` and `cursor` (already validated against the spec). */
+export function pageRequest(query: Record<string, unknown>): PageRequest {
+  const limit = query['limit'] === undefined ? 20 : Number(query['limit']);
+  const cursor = typeof query['cursor'] === 'string' ? query['cursor'] : undefined;
+  return { limit, cursor };
+}
+
+export function mapPage<T, U>(page: { data: T[]; next_cursor: string | null }, f: (item: T) => U) {
+  return { data: page.data.map(f), next_cursor: page.next_cursor };
+}
