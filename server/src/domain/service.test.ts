@@ -1,0 +1,252 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { nodeCrypto } from '../node-crypto.ts';
+import { MemoryStore } from '../store/memory.ts';
+import type { Principal, RequestContext } from './access.ts';
+import { DAY, ManualClock, SECOND } from './clock.ts';
+import { DomainError } from './errors.ts';
+import { KeyService } from './service.ts';
+
+let clock: ManualClock;
+let service: KeyService;
+let store: MemoryStore;
+let owner: Principal;
+
+const ctx = (principal: Principal): RequestContext => ({ principal, ip: '127.0.0.1', now: clock.now() });
+const auth = (secret: string) => service.authenticate(secret, 'bearer');
+async function rejects(promise: Promise<unknown>, code: string): Promise<DomainError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DomainError);
+  expect((error as DomainError).code).toBe(code);
+  return error as DomainError;
+}
+
+beforeEach(async () => {
+  clock = new ManualClock('2026-01-01T00:00:00Z');
+  store = new MemoryStore();
+  service = new KeyService({ store, clock, crypto: nodeCrypto });
+  const org = await service.createOrganization({ name: 'Acme', owner_name: 'Ada', owner_email: 'ada@acme.test' });
+  owner = await auth(org.secret);
+});
+
+describe('authentication', () => {
+  it('refuses malformed keys without touching the store', async () => {
+    let lookups = 0;
+    const find = store.findCredential.bind(store);
+    store.findCredential = async (d) => (lookups++, find(d));
+    await rejects(auth('hey_nope'), 'malformed_key');
+    await rejects(auth('hey_0000000000000000000000000000003UpZ4F'), 'malformed_key');
+    expect(lookups).toBe(0);
+    await rejects(auth('hey_0000000000000000000000000000003UpZ4E'), 'unknown_key');
+    expect(lookups).toBe(1);
+  });
+
+  it('costs one store lookup for a valid key, then none until the key changes', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k' });
+    let lookups = 0;
+    const find = store.findCredential.bind(store);
+    store.findCredential = async (d) => (lookups++, find(d));
+    await auth(secret);
+    await auth(secret);
+    await auth(secret);
+    expect(lookups).toBe(1);
+    await service.disableKey(ctx(owner), key.id);
+    await rejects(auth(secret), 'key_disabled');
+    expect(lookups).toBe(2);
+  });
+
+  it('expires a key at its expiry instant, to the millisecond', async () => {
+    const { secret } = await service.createKey(ctx(owner), { name: 'k', expires_at: '2026-01-01T00:00:10.000Z' });
+    clock.set('2026-01-01T00:00:09.999Z');
+    await auth(secret);
+    clock.set('2026-01-01T00:00:10.000Z');
+    const e = await rejects(auth(secret), 'key_expired');
+    expect(e.message).toBe('The API key expired on 2026-01-01T00:00:10.000Z.');
+  });
+
+  it('refuses a scheme the policy does not allow', async () => {
+    await service.updatePolicy(ctx(owner), { allowed_auth_schemes: ['bearer'] });
+    const { secret } = await service.createKey(ctx(owner), { name: 'k' });
+    await rejects(service.authenticate(secret, 'basic'), 'auth_scheme_not_allowed');
+    await service.authenticate(secret, 'bearer');
+  });
+});
+
+describe('inactivity', () => {
+  it('disables a key unused for the policy days, at the boundary to the second, with one audit event', async () => {
+    await service.updatePolicy(ctx(owner), { inactivity_days: 90 });
+    const created = clock.now();
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'idle' });
+    clock.set(created + 90 * DAY - SECOND);
+    await auth(secret); // used one second before the boundary: the window restarts from here
+    const lastUse = clock.now();
+    clock.set(lastUse + 90 * DAY - SECOND);
+    await auth(secret);
+    clock.set(clock.now() + 90 * DAY);
+    const e = await rejects(auth(secret), 'key_disabled');
+    expect(e.message).toContain('disabled after 90 days without use');
+    const stored = await store.getKey(owner.key.org_id, key.id);
+    expect(stored).toMatchObject({ status: 'disabled', disabled_reason: 'inactivity' });
+    const events = await store.listAudit(owner.key.org_id, { key_id: key.id, action: 'api_key.auto_disabled' }, { limit: 10 });
+    expect(events.data).toHaveLength(1);
+    expect(events.data[0]!.actor).toBeNull();
+    await rejects(auth(secret), 'key_disabled');
+    expect((await store.listAudit(owner.key.org_id, { action: 'api_key.auto_disabled' }, { limit: 10 })).data).toHaveLength(1);
+  });
+
+  it('the sweep disables exactly the keys past the window; enabling restarts the count', async () => {
+    await service.updatePolicy(ctx(owner), { inactivity_days: 30 });
+    const start = clock.now();
+    const a = await service.createKey(ctx(owner), { name: 'a' });
+    clock.set(start + 10 * DAY);
+    const b = await service.createKey(ctx(owner), { name: 'b' });
+    clock.set(start + 30 * DAY - SECOND);
+    // the owner key keeps being used
+    await auth((await service.rotateKey(ctx(owner), owner.key.id, 0)).secret);
+    expect(await service.sweepInactive()).toBe(0);
+    clock.set(start + 30 * DAY);
+    expect(await service.sweepInactive()).toBe(1);
+    expect((await store.getKey(owner.key.org_id, a.key.id))!.disabled_reason).toBe('inactivity');
+    expect((await store.getKey(owner.key.org_id, b.key.id))!.status).toBe('active');
+    const fresh = await auth((await service.rotateKey(ctx(owner), owner.key.id, 0)).secret);
+    await service.enableKey(ctx(fresh), a.key.id);
+    await auth(a.secret);
+  });
+
+  it('is off when the policy says null', async () => {
+    await service.updatePolicy(ctx(owner), { inactivity_days: null });
+    const { secret } = await service.createKey(ctx(owner), { name: 'k' });
+    clock.advance(3650 * DAY);
+    await auth(secret);
+  });
+});
+
+describe('rotation', () => {
+  it('keeps the old secret for the grace period, then refuses it', async () => {
+    const { secret: old, key } = await service.createKey(ctx(owner), { name: 'k' });
+    const { secret: next } = await service.rotateKey(ctx(owner), key.id, 60);
+    expect(next).not.toBe(old);
+    const viaOld = await auth(old);
+    expect(viaOld.secret).toBe('previous');
+    await auth(next);
+    clock.advance(60 * SECOND - 1);
+    await auth(old);
+    clock.advance(1);
+    await rejects(auth(old), 'secret_rotated');
+    await auth(next);
+  });
+
+  it('retires the older secret at once on a second rotation', async () => {
+    const { secret: first, key } = await service.createKey(ctx(owner), { name: 'k' });
+    await service.rotateKey(ctx(owner), key.id, 3600);
+    await service.rotateKey(ctx(owner), key.id, 3600);
+    await rejects(auth(first), 'secret_rotated');
+  });
+
+  it('tracks last use of the previous secret separately during the grace period', async () => {
+    const { secret: old, key } = await service.createKey(ctx(owner), { name: 'k' });
+    await service.rotateKey(ctx(owner), key.id, 3600);
+    clock.advance(5 * SECOND);
+    await auth(old);
+    await service.flush();
+    const stored = (await store.getKey(owner.key.org_id, key.id))!;
+    expect(stored.prev_last_used_at).toBe(clock.now());
+    expect(stored.last_used_at).toBe(clock.now());
+  });
+});
+
+describe('no privilege escalation', () => {
+  it('a key cannot create or widen a key beyond its own scopes', async () => {
+    const { secret } = await service.createKey(ctx(owner), {
+      name: 'limited',
+      permission: { type: 'restricted', scopes: ['api_keys:read', 'api_keys:write', 'tags:read'] },
+    });
+    const limited = await auth(secret);
+    const e = await rejects(service.createKey(ctx(limited), { name: 'x', permission: { type: 'all' } }), 'privilege_escalation');
+    expect(e.message).toContain('campaigns:read');
+    const { key } = await service.createKey(ctx(limited), { name: 'y', permission: { type: 'restricted', scopes: ['tags:read'] } });
+    await rejects(service.updateKey(ctx(limited), key.id, { permission: { type: 'restricted', resources: { tags: 'write' } } }), 'privilege_escalation');
+    await rejects(service.rotateKey(ctx(limited), owner.key.id, 0), 'privilege_escalation');
+  });
+
+  it('a workspace-limited key cannot grant other workspaces', async () => {
+    const ws1 = await service.createWorkspace(ctx(owner), 'one');
+    const ws2 = await service.createWorkspace(ctx(owner), 'two');
+    const { secret } = await service.createKey(ctx(owner), { name: 'ws1', workspace_access: { type: 'selected', workspace_ids: [ws1.id] } });
+    const limited = await auth(secret);
+    await rejects(service.createKey(ctx(limited), { name: 'x' }, ws2.id), 'not_found');
+    await rejects(service.createKey(ctx(limited), { name: 'x' }), 'workspace_forbidden');
+    const pinned = await service.createKey(ctx(limited), { name: 'x' }, ws1.id);
+    expect(pinned.key.workspace_id).toBe(ws1.id);
+  });
+});
+
+describe('machine users', () => {
+  it('only owners create them; the key and the machine user live and die together', async () => {
+    const { key, secret } = await service.createKey(ctx(owner), { name: 'ci', owner: { type: 'machine', name: 'ci-bot' } });
+    const machine = await auth(secret);
+    const e = await rejects(service.createKey(ctx(machine), { name: 'x', owner: { type: 'machine', name: 'y' } }), 'owner_required');
+    expect(e.message).toContain('Only workspace owners may create machine users');
+    const members = await service.listMembers(ctx(owner), { limit: 10 });
+    expect(members.seat_count).toBe(1);
+    expect(members.machine_user_count).toBe(1);
+    expect(members.data.find((m) => m.type === 'machine')!.api_key_id).toBe(key.id);
+    await service.revokeKey(ctx(owner), key.id);
+    expect((await service.listMembers(ctx(owner), { limit: 10 })).machine_user_count).toBe(0);
+    await rejects(auth(secret), 'key_revoked');
+  });
+
+  it('deleting the machine user revokes its key', async () => {
+    const { key, secret } = await service.createKey(ctx(owner), { name: 'ci', owner: { type: 'machine', name: 'ci-bot' } });
+    await service.deleteMember(ctx(owner), key.owner.id);
+    await rejects(auth(secret), 'key_revoked');
+    await rejects(service.deleteMember(ctx(owner), owner.key.owner.id), 'conflict');
+  });
+});
+
+describe('lifecycle', () => {
+  it('a revoked key can never be enabled', async () => {
+    const { key } = await service.createKey(ctx(owner), { name: 'k' });
+    await service.revokeKey(ctx(owner), key.id);
+    await rejects(service.enableKey(ctx(owner), key.id), 'key_revoked_conflict');
+    await rejects(service.getKey(ctx(owner), key.id), 'not_found');
+  });
+
+  it('enforces the policy on expiry and the key cap', async () => {
+    await service.updatePolicy(ctx(owner), { require_expiry: true, max_expiry_days: 30 });
+    expect((await rejects(service.createKey(ctx(owner), { name: 'k' }), 'policy_violation')).extras.policy).toBe('require_expiry');
+    expect((await rejects(service.createKey(ctx(owner), { name: 'k', expires_in_days: 60 }), 'policy_violation')).extras.policy).toBe('max_expiry_days');
+    await service.createKey(ctx(owner), { name: 'k', expires_in_days: 30 });
+    await service.updatePolicy(ctx(owner), { max_keys: 2 });
+    expect((await rejects(service.createKey(ctx(owner), { name: 'k', expires_in_days: 7 }), 'policy_violation')).extras.policy).toBe('max_keys');
+  });
+});
+
+describe('verify', () => {
+  it('reports every failed check, and counts a success as use', async () => {
+    const ws = await service.createWorkspace(ctx(owner), 'w');
+    const { secret, key } = await service.createKey(ctx(owner), {
+      name: 'k',
+      permission: { type: 'restricted', scopes: ['tags:read'] },
+      workspace_access: { type: 'selected', workspace_ids: [ws.id] },
+      expires_in_days: 7,
+    });
+    const ok = await service.verify(ctx(owner), { secret, scopes: ['tags:read'], workspace_id: ws.id });
+    expect(ok).toMatchObject({ valid: true, code: 'VALID', failed_checks: [] });
+    clock.advance(8 * DAY);
+    const bad = await service.verify(ctx(owner), { secret, scopes: ['tags:write'], workspace_id: 'ws_00000000other' });
+    expect(bad.valid).toBe(false);
+    expect(bad.failed_checks.map((c) => c.code)).toEqual(['EXPIRED', 'INSUFFICIENT_SCOPE', 'WORKSPACE_FORBIDDEN']);
+    expect(bad.code).toBe('EXPIRED');
+    await service.flush();
+    expect((await store.getKey(owner.key.org_id, key.id))!.last_used_at).toBe(Date.parse('2026-01-01T00:00:00Z'));
+    expect((await service.verify(ctx(owner), { secret: 'nope' })).code).toBe('MALFORMED');
+  });
+
+  it('a key of another organization is NOT_FOUND', async () => {
+    const other = await service.createOrganization({ name: 'Other', owner_name: 'O', owner_email: 'o@o.test' });
+    expect((await service.verify(ctx(owner), { secret: other.secret })).code).toBe('NOT_FOUND');
+  });
+});
