@@ -130,6 +130,16 @@ export function problemHandler(logger: ErrorLogger) {
       logger.error('request failed', { request_id: res.locals['requestId'], method: req.method, route: req.path, error: e?.message, stack: e?.stack });
     }
     if (res.headersSent) return;
-    sendProblem(req, res, error);
+    try {
+      sendProblem(req, res, error);
+    } catch (invalid) {
+      // The problem itself broke the contract (response validation, e.g. an undeclared status).
+      const e = invalid as { message?: string };
+      logger.error('error response violates the contract', { request_id: res.locals['requestId'], route: req.path, status: statusOf(error.code), error: e?.message });
+      if (res.headersSent) return;
+      res.status(500).type('application/problem+json').send(
+        JSON.stringify({ type: 'https://heykeys.dev/problems/internal', title: 'Internal Server Error', status: 500, code: 'internal', detail: 'The server produced a response that breaks its contract.' }),
+      );
+    }
   };
 }
