@@ -462,6 +462,7 @@ export class KeyService {
 
   /** A key the caller can see, or 404 (another organization's key answers the same as a missing one). */
   async getKey(ctx: RequestContext, keyId: string): Promise<KeyRecord> {
+    await this.flush(); // so last_used_at includes this process's queued uses
     const key = await this.store.getKey(ctx.principal.key.org_id, keyId);
     if (!key || key.status === 'revoked' || !canSeeKey(ctx.principal.key, key)) throw DomainError.notFound('API key', keyId);
     return key;
@@ -477,6 +478,7 @@ export class KeyService {
       const reach = reachableWorkspaces(actor);
       if (reach !== null) effective.pinned_to = reach;
     }
+    await this.flush(); // so last_used_at includes this process's queued uses
     return this.store.listKeys(actor.org_id, effective, page);
   }
 
@@ -631,7 +633,6 @@ export class KeyService {
 
   async usage(ctx: RequestContext, keyId: string, page: PageRequest) {
     await this.getKey(ctx, keyId);
-    await this.flush();
     const orgId = ctx.principal.key.org_id;
     const [entries, counts] = await Promise.all([
       this.store.listUsage(orgId, keyId, page),
