@@ -3,53 +3,10 @@
  * errors are translated into it here too, so every error response has the same shape.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { STATUS_CODES } from 'node:http';
-import { DomainError, type ErrorCode, type FieldError } from '../domain/errors.ts';
+import { DomainError, type FieldError } from '../domain/errors.ts';
+import { problemResponse, statusOf } from './core/problems.ts';
 
-const STATUS: Record<ErrorCode, number> = {
-  validation: 400,
-  invalid_request: 400,
-  unauthorized: 401,
-  malformed_key: 401,
-  unknown_key: 401,
-  key_revoked: 401,
-  key_expired: 401,
-  key_disabled: 401,
-  secret_rotated: 401,
-  auth_scheme_not_allowed: 401,
-  insufficient_scope: 403,
-  owner_required: 403,
-  privilege_escalation: 403,
-  workspace_forbidden: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  key_revoked_conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  policy_violation: 422,
-  rate_limited: 429,
-  internal: 500,
-};
-
-/** The public code; two internal codes share a public name under different statuses. */
-const PUBLIC_CODE: Partial<Record<ErrorCode, string>> = { key_revoked_conflict: 'key_revoked' };
-
-export function statusOf(code: ErrorCode): number {
-  return STATUS[code];
-}
-
-export const REALM = 'heykeys';
-
-/** Challenges for both schemes (RFC 6750 §3, RFC 7617 §2). */
-export function authenticateChallenges(error?: { code: string; description?: string; scope?: string }): string[] {
-  const params = [`realm="${REALM}"`];
-  if (error) params.push(`error="${error.code}"`);
-  if (error?.description) params.push(`error_description="${error.description.replace(/["\\]/g, "'")}"`);
-  if (error?.scope) params.push(`scope="${error.scope}"`);
-  const bearer = `Bearer ${params.join(', ')}`;
-  return error?.code === 'insufficient_scope' ? [bearer] : [bearer, `Basic realm="${REALM}", charset="UTF-8"`];
-}
+export { statusOf } from './core/problems.ts';
 
 /** Turns anything thrown into a DomainError. Unknown errors become 500 with no detail leaked. */
 export function toDomainError(err: unknown): DomainError {
@@ -84,37 +41,11 @@ export function toDomainError(err: unknown): DomainError {
 }
 
 export function sendProblem(req: Request, res: Response, error: DomainError): void {
-  const status = STATUS[error.code];
-  const code = PUBLIC_CODE[error.code] ?? error.code;
-  const body: Record<string, unknown> = {
-    type: `https://heykeys.dev/problems/${code.replace(/_/g, '-')}`,
-    title: STATUS_CODES[status] ?? 'Error',
-    status,
-    code,
-    detail: error.message,
-    instance: req.path,
-  };
   const requestId = res.locals['requestId'];
-  if (typeof requestId === 'string') body['request_id'] = requestId;
-  const { errors, required_scopes, missing_scopes, policy, retry_after_seconds } = error.extras;
-  if (errors) body['errors'] = errors;
-  if (required_scopes) body['required_scopes'] = required_scopes;
-  if (missing_scopes) body['missing_scopes'] = missing_scopes;
-  if (policy) body['policy'] = policy;
-
-  if (status === 401) {
-    const bare = error.code === 'unauthorized';
-    for (const c of authenticateChallenges(bare ? undefined : { code: 'invalid_token', description: error.message })) {
-      res.append('WWW-Authenticate', c);
-    }
-  } else if (error.code === 'insufficient_scope') {
-    res.append('WWW-Authenticate', authenticateChallenges({ code: 'insufficient_scope', scope: (required_scopes ?? []).join(' ') })[0]!);
-  } else if (error.code === 'invalid_request') {
-    for (const c of authenticateChallenges({ code: 'invalid_request', description: error.message })) res.append('WWW-Authenticate', c);
-  }
-  if (retry_after_seconds !== undefined) res.set('Retry-After', String(retry_after_seconds));
+  const problem = problemResponse(error, req.path, typeof requestId === 'string' ? requestId : undefined);
+  for (const [name, value] of problem.headers) res.append(name, value);
   // res.json keeps the problem+json type and lets response validation check error bodies too.
-  res.status(status).type('application/problem+json').json(body);
+  res.status(problem.status).type('application/problem+json').json(problem.body);
 }
 
 export interface ErrorLogger {

@@ -1,83 +1,13 @@
-/**
- * openapi.yaml is the one source of truth: the operation table (paths, methods, the scopes each
- * operation declares in its security requirement, owner-only marks) is read from it here, and
- * nowhere else keeps a second copy.
- */
+/** Loads openapi.yaml from disk (Node only); the operation table itself is in core/operations.ts. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { isScope, type Scope } from '../domain/scopes.ts';
+import type { OpenApiDocument } from './core/operations.ts';
+
+export * from './core/operations.ts';
 
 export const SPEC_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
-export type OpenApiDocument = Record<string, any>;
-
-export interface Operation {
-  operationId: string;
-  method: 'get' | 'post' | 'patch' | 'put' | 'delete';
-  /** The path template, e.g. `/v1/api-keys/{id}` (what usage logs record). */
-  path: string;
-  /** The same path in Express syntax, e.g. `/v1/api-keys/:id`. */
-  expressPath: string;
-  /** Scopes the operation needs; empty means any valid key. */
-  scopes: Scope[];
-  ownerOnly: boolean;
-  pattern: RegExp;
-}
-
-const METHODS = ['get', 'post', 'patch', 'put', 'delete'] as const;
-export const SECURITY_SCHEMES = ['bearerAuth', 'basicAuth'] as const;
-
 export function loadSpec(path = SPEC_PATH): OpenApiDocument {
   return parse(readFileSync(path, 'utf8')) as OpenApiDocument;
-}
-
-/**
- * Every operation with its declared scopes. Throws when an operation declares no security, or
- * declares different scopes for Bearer and Basic: the rules are the same for both schemes.
- */
-export function operationsOf(spec: OpenApiDocument): Operation[] {
-  const operations: Operation[] = [];
-  for (const [path, item] of Object.entries<Record<string, any>>(spec.paths ?? {})) {
-    for (const method of METHODS) {
-      const op = item[method];
-      if (!op) continue;
-      const where = `${method.toUpperCase()} ${path} (${op.operationId})`;
-      const security: Record<string, string[]>[] | undefined = op.security;
-      if (!Array.isArray(security) || security.length === 0) throw new Error(`${where} declares no security requirement.`);
-      const byScheme = new Map<string, string[]>();
-      for (const requirement of security) for (const [scheme, roles] of Object.entries(requirement)) byScheme.set(scheme, roles);
-      for (const scheme of SECURITY_SCHEMES) {
-        if (!byScheme.has(scheme)) throw new Error(`${where} does not accept ${scheme}.`);
-      }
-      const scopes = byScheme.get('bearerAuth')!;
-      if (JSON.stringify([...scopes].sort()) !== JSON.stringify([...byScheme.get('basicAuth')!].sort())) {
-        throw new Error(`${where} declares different scopes for bearerAuth and basicAuth.`);
-      }
-      for (const s of scopes) if (!isScope(s)) throw new Error(`${where} declares unknown scope ${s}.`);
-      const source = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '([^/]+)');
-      operations.push({
-        operationId: op.operationId,
-        method,
-        path,
-        expressPath: path.replace(/\{([^}]+)\}/g, ':$1'),
-        scopes: scopes as Scope[],
-        ownerOnly: op['x-owner-only'] === true,
-        pattern: new RegExp(`^${source}/?$`),
-      });
-    }
-  }
-  return operations;
-}
-
-/** Finds the operation for a method and path; literal segments win over parameters. */
-export function operationMatcher(operations: Operation[]): (method: string, path: string) => Operation | undefined {
-  const byMethod = new Map<string, Operation[]>();
-  for (const op of operations) {
-    const list = byMethod.get(op.method) ?? [];
-    list.push(op);
-    byMethod.set(op.method, list);
-  }
-  for (const list of byMethod.values()) list.sort((a, b) => a.path.split('{').length - b.path.split('{').length);
-  return (method, path) => byMethod.get(method.toLowerCase())?.find((op) => op.pattern.test(path));
 }
