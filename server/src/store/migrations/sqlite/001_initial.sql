@@ -40,7 +40,7 @@ CREATE INDEX workspaces_by_org ON workspaces (org_id, id);
 CREATE TABLE tags (
   id           TEXT PRIMARY KEY,
   org_id       TEXT NOT NULL REFERENCES organizations (id),
-  workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+  workspace_id TEXT NOT NULL REFERENCES workspaces (id),
   name         TEXT NOT NULL,
   created_at   INTEGER NOT NULL,
   UNIQUE (workspace_id, name)
