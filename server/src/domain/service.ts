@@ -166,9 +166,15 @@ export class KeyService {
     return { organization, owner, key, secret };
   }
 
+  /** Organizations never change once created, so they are cached for good. */
+  #organizations = new Map<string, Organization>();
+
   async getOrganization(orgId: string): Promise<Organization> {
+    const cached = this.#organizations.get(orgId);
+    if (cached) return cached;
     const org = await this.store.getOrganization(orgId);
     if (!org) throw DomainError.notFound('organization', orgId);
+    this.#organizations.set(orgId, org);
     return org;
   }
 
