@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditEvent, KeyRecord } from '../../server/src/domain/model.ts';
 import { describeStoreConformance } from '../../server/src/store/conformance.ts';
-import { openSqliteStore } from '../../server/src/store/sqlite.ts';
+import { openSqliteStore, type SqliteStore } from '../../server/src/store/sqlite.ts';
 import type { Store } from '../../server/src/store/store.ts';
 
 // A fresh database file per test; each is deleted (with its WAL files) when its test closes it.
@@ -11,20 +12,77 @@ const dir = mkdtempSync(join(tmpdir(), 'heykeys-sqlite-'));
 const files = new Map<Store, string>();
 let opened = 0;
 
-describeStoreConformance(
-  'sqlite',
-  async () => {
-    const file = join(dir, `store-${++opened}.db`);
-    const store = openSqliteStore(file);
-    files.set(store, file);
-    return store;
-  },
-  async (store) => {
-    await store.close();
-    const file = files.get(store)!;
-    for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-    files.delete(store);
-  },
-);
+function openFresh(): SqliteStore {
+  const file = join(dir, `store-${++opened}.db`);
+  const store = openSqliteStore(file);
+  files.set(store, file);
+  return store;
+}
+
+async function closeAndRemove(store: Store): Promise<void> {
+  await store.close();
+  const file = files.get(store)!;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+  files.delete(store);
+}
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeStoreConformance('sqlite', async () => openFresh(), closeAndRemove);
+
+/** What only SQLite can get wrong: a statement failing half-way through a multi-statement method. */
+describe('SQLite: a failing statement rolls the whole method back', () => {
+  let store: SqliteStore;
+  const T = 1_767_225_600_123;
+  const ref = { type: 'user' as const, id: 'usr_1', name: 'Owner' };
+  const key: KeyRecord = {
+    id: 'key_1', org_id: 'org_1', name: 'Owner key', description: null, permission: { type: 'all', scopes: [] },
+    owner: ref, created_by: ref, workspace_access: { type: 'all' }, workspace_id: null, status: 'active',
+    disabled_reason: null, created_at: T, updated_at: T, expires_at: null, revoked_at: null, inactivity_from: T,
+    last_used_at: null, digest: 'digest-1', hint: 'hey_...0001', prev_digest: null, prev_hint: null,
+    prev_expires_at: null, prev_last_used_at: null, version: 1,
+  };
+  const event = (id: string): AuditEvent => ({
+    id, org_id: 'org_1', at: T, action: 'api_key.updated', key_id: 'key_1', subject_id: 'key_1', actor: null, ip: null, changes: null,
+  });
+
+  beforeEach(async () => {
+    store = openFresh();
+    await store.createOrganization({
+      org: { id: 'org_1', name: 'One', created_at: T },
+      policy: { inactivity_days: null, default_expiry_days: null, max_expiry_days: null, require_expiry: false, allowed_auth_schemes: ['bearer'], max_keys: 10 },
+      owner: { id: 'usr_1', org_id: 'org_1', type: 'user', name: 'Owner', email: null, role: 'owner', created_at: T },
+      key,
+      audit: [event('evt_1')],
+    });
+  });
+
+  afterEach(() => closeAndRemove(store));
+
+  it('insertKey: a duplicate audit id leaves no key, digest or machine user behind', async () => {
+    const robot = { id: 'usr_2', org_id: 'org_1', type: 'machine' as const, name: 'Robot', email: null, role: null, created_at: T };
+    const second = { ...key, id: 'key_2', digest: 'digest-2', owner: { type: 'machine' as const, id: 'usr_2', name: 'Robot' } };
+    await expect(store.insertKey({ key: second, machine_user: robot, audit: [event('evt_1')], max_keys: 10 })).rejects.toThrow(/UNIQUE/);
+    expect(store.db.isTransaction).toBe(false);
+    expect(await store.getKey('org_1', 'key_2')).toBeNull();
+    expect(await store.findCredential('digest-2')).toBeNull();
+    expect(await store.getMember('org_1', 'usr_2')).toBeNull();
+    // The cap count kept by triggers rolled back too: exactly one slot is taken.
+    expect(await store.insertKey({ key: second, machine_user: robot, audit: [], max_keys: 2 })).toBe('ok');
+    expect(await store.insertKey({ key: { ...key, id: 'key_3', digest: 'digest-3' }, audit: [], max_keys: 2 })).toBe('cap_reached');
+  });
+
+  it('writeKey: a duplicate audit id leaves the key and its digests as they were', async () => {
+    const rotated = { ...key, digest: 'digest-rotated', prev_digest: key.digest, status: 'revoked' as const, version: 2 };
+    await expect(store.writeKey({ key: rotated, expected_version: 1, audit: [event('evt_1')] })).rejects.toThrow(/UNIQUE/);
+    expect(await store.getKey('org_1', 'key_1')).toStrictEqual(key);
+    expect(await store.findCredential('digest-rotated')).toBeNull();
+    expect(await store.writeKey({ key: rotated, expected_version: 1, audit: [event('evt_2')] })).toBe(true);
+  });
+
+  it('appendUsage: one bad entry writes none of the batch', async () => {
+    const entry = { id: 'use_1', org_id: 'org_1', key_id: 'key_1', at: T, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' as const };
+    await expect(store.appendUsage([entry, { ...entry, id: 'use_2' }, { ...entry }])).rejects.toThrow(/UNIQUE/);
+    expect((await store.listUsage('org_1', 'key_1', { limit: 10 })).data).toStrictEqual([]);
+  });
+});

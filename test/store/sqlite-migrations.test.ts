@@ -1,0 +1,162 @@
+/**
+ * Opening an SQLite file: settings, versioned migrations, refusing a newer schema, and keeping an
+ * acknowledged write when the process dies without closing the database.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadMigrations, migrate, openSqliteStore, type Migration } from '../../server/src/store/sqlite.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'heykeys-migrations-'));
+let files = 0;
+const freshFile = (): string => join(dir, `db-${++files}.db`);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function appliedVersions(db: DatabaseSync): number[] {
+  return db.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((row) => row['version'] as number);
+}
+
+function tableNames(db: DatabaseSync): string[] {
+  return db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all().map((row) => row['name'] as string);
+}
+
+describe('opening an SQLite store', () => {
+  it('uses WAL, synchronous FULL, a busy timeout and foreign keys', async () => {
+    const store = openSqliteStore(freshFile());
+    const pragma = (name: string) => Object.values(store.db.prepare(`PRAGMA ${name}`).get()!)[0];
+    expect(pragma('journal_mode')).toBe('wal');
+    expect(pragma('synchronous')).toBe(2); // FULL
+    expect(pragma('busy_timeout')).toBeGreaterThan(0);
+    expect(pragma('foreign_keys')).toBe(1);
+    await store.close();
+  });
+
+  it('applies every shipped migration to a new file', async () => {
+    const store = openSqliteStore(freshFile());
+    expect(appliedVersions(store.db)).toStrictEqual(loadMigrations().map((m) => m.version));
+    expect(tableNames(store.db)).toEqual(expect.arrayContaining(['keys', 'key_secrets', 'audit', 'usage', 'schema_migrations']));
+    await store.close();
+  });
+
+  it('reopening applies nothing and keeps the data', async () => {
+    const file = freshFile();
+    const first = openSqliteStore(file);
+    const before = first.db.prepare('SELECT * FROM schema_migrations ORDER BY version').all();
+    first.db.exec("INSERT INTO organizations (id, name, created_at) VALUES ('org_kept', 'Kept', 1)");
+    await first.close();
+
+    const second = openSqliteStore(file);
+    expect(second.db.prepare('SELECT * FROM schema_migrations ORDER BY version').all()).toStrictEqual(before);
+    expect(migrate(second.db, loadMigrations())).toStrictEqual([]);
+    expect(await second.getOrganization('org_kept')).toStrictEqual({ id: 'org_kept', name: 'Kept', created_at: 1 });
+    await second.close();
+  });
+
+  it('refuses a database whose schema is newer than this server knows', async () => {
+    const file = freshFile();
+    const known = loadMigrations().at(-1)!.version;
+    const store = openSqliteStore(file);
+    store.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(known + 4, 'from_the_future', 1);
+    await store.close();
+
+    expect(() => openSqliteStore(file)).toThrow(
+      `database schema version ${known + 4} is newer than this server (knows ${known}); upgrade the server`,
+    );
+    const db = new DatabaseSync(file);
+    expect(appliedVersions(db).at(-1)).toBe(known + 4);
+    db.close();
+  });
+});
+
+describe('migrate', () => {
+  const steps: Migration[] = [
+    { version: 1, name: 'first', sql: 'CREATE TABLE one (x INTEGER);' },
+    { version: 2, name: 'second', sql: 'CREATE TABLE two (x INTEGER); INSERT INTO one VALUES (2);' },
+  ];
+
+  it('applies pending migrations in order, once', () => {
+    const db = new DatabaseSync(':memory:');
+    expect(migrate(db, steps.slice(0, 1))).toStrictEqual([1]);
+    expect(migrate(db, steps)).toStrictEqual([2]);
+    expect(migrate(db, steps)).toStrictEqual([]);
+    expect(appliedVersions(db)).toStrictEqual([1, 2]);
+    expect(db.prepare('SELECT x FROM one').all().map((row) => row['x'])).toStrictEqual([2]);
+    db.close();
+  });
+
+  it('rolls back every pending migration when one fails', () => {
+    const db = new DatabaseSync(':memory:');
+    migrate(db, steps.slice(0, 1));
+    const failing: Migration = { version: 3, name: 'broken', sql: 'CREATE TABLE three (x INTEGER); INSERT INTO missing VALUES (1);' };
+    expect(() => migrate(db, [...steps, failing])).toThrow(/missing/);
+    expect(db.isTransaction).toBe(false);
+    expect(appliedVersions(db)).toStrictEqual([1]);
+    expect(tableNames(db)).not.toContain('two');
+    expect(tableNames(db)).not.toContain('three');
+    db.close();
+  });
+});
+
+describe('loadMigrations', () => {
+  it('reads NNN_name.sql files in numeric order and ignores other files', () => {
+    const folder = join(dir, 'ordered');
+    mkdirSync(folder);
+    writeFileSync(join(folder, '010_tenth.sql'), 'SELECT 10;');
+    writeFileSync(join(folder, '002_second.sql'), 'SELECT 2;');
+    writeFileSync(join(folder, 'README.md'), 'not a migration');
+    for (let n = 1; n <= 9; n++) if (n !== 2) writeFileSync(join(folder, `00${n}_step.sql`), `SELECT ${n};`);
+    const loaded = loadMigrations(pathToFileURL(folder + '/'));
+    expect(loaded.map((m) => m.version)).toStrictEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(loaded[1]).toStrictEqual({ version: 2, name: 'second', sql: 'SELECT 2;' });
+  });
+
+  it('refuses a gap in the numbering', () => {
+    const folder = join(dir, 'gap');
+    mkdirSync(folder);
+    writeFileSync(join(folder, '001_first.sql'), 'SELECT 1;');
+    writeFileSync(join(folder, '003_third.sql'), 'SELECT 3;');
+    expect(() => loadMigrations(pathToFileURL(folder + '/'))).toThrow(/without gaps/);
+  });
+});
+
+describe('durability', () => {
+  it('an acknowledged revoke survives the process being killed without closing the database', async () => {
+    const file = freshFile();
+    const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
+    // The child creates an organization, revokes its key, then dies by SIGKILL: no close, no checkpoint.
+    const child = `
+      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+      const store = openSqliteStore(${JSON.stringify(file)});
+      const key = {
+        id: 'key_1', org_id: 'org_1', name: 'Owner key', description: null,
+        permission: { type: 'all', scopes: [] }, owner: { type: 'user', id: 'usr_1', name: 'O' },
+        created_by: { type: 'user', id: 'usr_1', name: 'O' }, workspace_access: { type: 'all' }, workspace_id: null,
+        status: 'active', disabled_reason: null, created_at: 1, updated_at: 1, expires_at: null, revoked_at: null,
+        inactivity_from: 1, last_used_at: null, digest: 'd1', hint: 'h', prev_digest: null, prev_hint: null,
+        prev_expires_at: null, prev_last_used_at: null, version: 1,
+      };
+      await store.createOrganization({
+        org: { id: 'org_1', name: 'One', created_at: 1 },
+        policy: { inactivity_days: null, default_expiry_days: null, max_expiry_days: null, require_expiry: false, allowed_auth_schemes: ['bearer'], max_keys: 10 },
+        owner: { id: 'usr_1', org_id: 'org_1', type: 'user', name: 'O', email: null, role: 'owner', created_at: 1 },
+        key, audit: [],
+      });
+      const ok = await store.writeKey({ key: { ...key, status: 'revoked', revoked_at: 2, version: 2 }, expected_version: 1, audit: [] });
+      process.stdout.write(String(ok));
+      process.kill(process.pid, 'SIGKILL');
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '--no-warnings', '-e', child], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.signal).toBe('SIGKILL');
+    expect(result.stdout).toBe('true');
+
+    const store = openSqliteStore(file);
+    expect((await store.findCredential('d1'))?.key).toMatchObject({ status: 'revoked', revoked_at: 2, version: 2 });
+    await store.close();
+  });
+});
