@@ -107,6 +107,8 @@ export class KeyService {
   readonly usageRetentionDays: number;
   readonly cache: CredentialCache;
   #pendingUses = new Map<string, KeyUse>();
+  /** Uses being written by a flush in progress: still shown by reads until the store has them. */
+  #flushingUses = new Map<string, KeyUse>();
   #pendingUsage: UsageEntry[] = [];
   #unsubscribe: () => void;
 
@@ -269,12 +271,33 @@ export class KeyService {
 
   /** Writes queued last-use times and usage entries. Called on a timer and at shutdown. */
   async flush(): Promise<void> {
-    const uses = [...this.#pendingUses.values()];
+    const uses = this.#pendingUses;
     const usage = this.#pendingUsage;
     this.#pendingUses = new Map();
     this.#pendingUsage = [];
-    if (uses.length > 0) await this.store.recordUse(uses);
-    if (usage.length > 0) await this.store.appendUsage(usage);
+    for (const [digest, use] of uses) this.#flushingUses.set(digest, use);
+    try {
+      if (uses.size > 0) await this.store.recordUse([...uses.values()]);
+      if (usage.length > 0) await this.store.appendUsage(usage);
+    } finally {
+      for (const [digest, use] of uses) if (this.#flushingUses.get(digest) === use) this.#flushingUses.delete(digest);
+    }
+  }
+
+  /**
+   * A key record as read from the store, plus this process's uses not written yet, so reads
+   * show last use at once without a write on the request path.
+   */
+  #withQueuedUses(key: KeyRecord): KeyRecord {
+    for (const queue of [this.#flushingUses, this.#pendingUses]) {
+      for (const digest of [key.digest, key.prev_digest]) {
+        const use = digest === null ? undefined : queue.get(digest);
+        if (!use || use.key_id !== key.id) continue;
+        key.last_used_at = Math.max(key.last_used_at ?? 0, use.at);
+        if (digest === key.prev_digest) key.prev_last_used_at = Math.max(key.prev_last_used_at ?? 0, use.at);
+      }
+    }
+    return key;
   }
 
   get pendingWrites(): number {
@@ -468,10 +491,9 @@ export class KeyService {
 
   /** A key the caller can see, or 404 (another organization's key answers the same as a missing one). */
   async getKey(ctx: RequestContext, keyId: string): Promise<KeyRecord> {
-    await this.flush(); // so last_used_at includes this process's queued uses
     const key = await this.store.getKey(ctx.principal.key.org_id, keyId);
     if (!key || key.status === 'revoked' || !canSeeKey(ctx.principal.key, key)) throw DomainError.notFound('API key', keyId);
-    return key;
+    return this.#withQueuedUses(key);
   }
 
   async listKeys(ctx: RequestContext, filter: KeyFilter, page: PageRequest, workspaceId: string | null = null): Promise<Page<KeyRecord>> {
@@ -484,8 +506,8 @@ export class KeyService {
       const reach = reachableWorkspaces(actor);
       if (reach !== null) effective.pinned_to = reach;
     }
-    await this.flush(); // so last_used_at includes this process's queued uses
-    return this.store.listKeys(actor.org_id, effective, page);
+    const page_ = await this.store.listKeys(actor.org_id, effective, page);
+    return { ...page_, data: page_.data.map((k) => this.#withQueuedUses(k)) };
   }
 
   /**
@@ -500,8 +522,9 @@ export class KeyService {
     visible: (key: KeyRecord) => boolean = (key) => key.status !== 'revoked',
   ): Promise<KeyRecord> {
     for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-      const current = await this.store.getKey(orgId, keyId);
-      if (!current || !visible(current)) throw DomainError.notFound('API key', keyId);
+      const stored = await this.store.getKey(orgId, keyId);
+      if (!stored || !visible(stored)) throw DomainError.notFound('API key', keyId);
+      const current = this.#withQueuedUses(stored);
       const next = change(current);
       if (!next) return current;
       const written = { ...next.key, version: current.version + 1 };
@@ -639,6 +662,7 @@ export class KeyService {
 
   async usage(ctx: RequestContext, keyId: string, page: PageRequest) {
     await this.getKey(ctx, keyId);
+    await this.flush(); // the log shows this process's queued entries too
     const orgId = ctx.principal.key.org_id;
     const [entries, counts] = await Promise.all([
       this.store.listUsage(orgId, keyId, page),
