@@ -1,6 +1,8 @@
 /**
  * Fails when the committed sdk/src/gen/ differs from what openapi.yaml produces today: regenerates
  * into a temporary folder and compares every file, both ways.
+ *
+ *   node scripts/check-gen.ts [folder]   compare `folder` instead of sdk/src/gen (for its own test)
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,10 +36,11 @@ function firstDifference(committed: string, fresh: string): string {
   return '';
 }
 
+const genDir = process.argv[2] ?? committedGenDir;
 const freshDir = await mkdtemp(join(tmpdir(), 'heykeys-gen-'));
 try {
   await generate(freshDir);
-  const committedFiles = await listFiles(committedGenDir);
+  const committedFiles = await listFiles(genDir);
   const freshFiles = await listFiles(freshDir);
   const problems: string[] = [];
   for (const file of freshFiles) {
@@ -46,7 +49,7 @@ try {
       continue;
     }
     const [committed, fresh] = await Promise.all([
-      readFile(join(committedGenDir, file), 'utf8'),
+      readFile(join(genDir, file), 'utf8'),
       readFile(join(freshDir, file), 'utf8'),
     ]);
     if (committed !== fresh) problems.push(`  differs: ${file}\n${firstDifference(committed, fresh)}`);
@@ -54,7 +57,7 @@ try {
   for (const file of committedFiles) {
     if (!freshFiles.includes(file)) problems.push(`  no longer generated: ${file}`);
   }
-  const shown = relative(repoRoot, committedGenDir);
+  const shown = relative(repoRoot, genDir);
   if (problems.length > 0) {
     console.error(
       `${shown}/ is out of date with openapi.yaml (${problems.length} file(s)):\n${problems.join('\n')}\n\n` +
