@@ -232,9 +232,10 @@ export class MemoryStore implements Store {
 
   async writeKey(write: KeyWrite): Promise<boolean> {
     const stored = this.#keys.get(write.key.id);
-    if (!stored || stored.version !== write.expected_version) return false;
+    if (!stored || stored.org_id !== write.key.org_id || stored.version !== write.expected_version) return false;
     this.#putKey(write.key);
-    if (write.delete_member_id) this.#members.delete(write.delete_member_id);
+    const member = write.delete_member_id ? this.#members.get(write.delete_member_id) : undefined;
+    if (member && member.org_id === stored.org_id) this.#members.delete(member.id);
     this.#audit.push(...clone(write.audit));
     return true;
   }
