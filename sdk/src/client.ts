@@ -160,7 +160,10 @@ export function createHeyKeysClient<ThrowOnError extends boolean = false>(
 
   async function call(operationId: OperationId, callOptions: Record<string, unknown> = {}) {
     const generated = sdk[operationId] as unknown as GeneratedFunction;
-    const outcome = await generated({ ...callOptions, client: transport, throwOnError: false });
+    // Only what the types allow goes through: hey-api would also honour `fetch`, `baseUrl` or `auth`
+    // per call, which must stay as the client was made.
+    const { path, query, body, headers, signal } = callOptions;
+    const outcome = await generated({ path, query, body, headers, signal, client: transport, throwOnError: false });
     const { response } = outcome;
     const failed = 'error' in outcome && outcome.error !== undefined;
 
@@ -170,13 +173,13 @@ export function createHeyKeysClient<ThrowOnError extends boolean = false>(
       return { data: response.status === 204 ? undefined : outcome.data, error: undefined, response };
     }
 
-    const body = redactDeep(bodyForError(outcome.error), credentials);
+    const errorBody = redactDeep(bodyForError(outcome.error), credentials);
     const declared: readonly number[] = operations[operationId].errorStatuses;
-    if (!response.ok && declared.includes(response.status) && isProblem(body, response.status)) {
-      if (throwOnError) throw new HeyKeysProblemError(operationId, body as HeyKeysProblem, response);
-      return { data: undefined, error: body, response };
+    if (!response.ok && declared.includes(response.status) && isProblem(errorBody, response.status)) {
+      if (throwOnError) throw new HeyKeysProblemError(operationId, errorBody, response);
+      return { data: undefined, error: errorBody, response };
     }
-    throw new HeyKeysUnexpectedResponseError(operationId, response.status, body, response);
+    throw new HeyKeysUnexpectedResponseError(operationId, response.status, errorBody, response);
   }
 
   const client: Record<string, unknown> = { baseUrl, scheme: credentials.scheme };

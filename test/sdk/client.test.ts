@@ -86,6 +86,16 @@ describe('sending the key', () => {
     expect(requests[0]!.headers.get('x-call')).toBe('b');
   });
 
+  it('ignores per-call options outside its types (a JavaScript caller passing fetch or baseUrl)', async () => {
+    const { fetch, requests } = fakeFetch(() => json(200, { data: [] }));
+    const other = vi.fn();
+    const heykeys = createHeyKeysClient({ baseUrl: BASE, apiKey: SECRET, fetch });
+    await heykeys.listScopes({ baseUrl: 'http://elsewhere.test', fetch: other, auth: 'x' } as never);
+    expect(other).not.toHaveBeenCalled();
+    expect(requests[0]!.url).toBe(`${BASE}/v1/scopes`);
+    expect(requests[0]!.headers.get('authorization')).toBe(`Bearer ${SECRET}`);
+  });
+
   it('looks up globalThis.fetch on every call, so a fetch patched after creation (MSW) is used', async () => {
     const heykeys = createHeyKeysClient({ baseUrl: BASE, apiKey: SECRET });
     const { fetch, requests } = fakeFetch(() => json(200, { data: [] }));
