@@ -1,0 +1,137 @@
+/**
+ * Versioned migrations on PostgreSQL: applied at start, once, whoever starts first; a failed step
+ * leaves nothing behind; a schema newer than the code stops the store (and the server) with a clear
+ * message. Every case runs in a schema of its own.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadMigrations, migrate, openPostgresStore, type PostgresStore } from '../../server/src/store/postgres.ts';
+import { spawnServer } from '../support/process.ts';
+import { createTestSchema, postgresTarget, withSearchPath, type TestSchema } from '../support/postgres.ts';
+
+const target = postgresTarget('PostgreSQL migrations');
+const shipped = loadMigrations();
+const newest = shipped.at(-1)!.version;
+
+describe('loading migration files', () => {
+  it('the shipped migrations are numbered 1, 2, 3… and not empty', () => {
+    expect(shipped.map((m) => m.version)).toStrictEqual(shipped.map((_, i) => i + 1));
+    for (const m of shipped) expect(m.sql.trim().length).toBeGreaterThan(0);
+  });
+
+  it('refuses a gap in the numbering', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'heykeys-migrations-'));
+    try {
+      writeFileSync(join(dir, '001_first.sql'), 'SELECT 1');
+      writeFileSync(join(dir, '003_third.sql'), 'SELECT 1');
+      expect(() => loadMigrations(pathToFileURL(`${dir}/`))).toThrow(/without gaps; found 3 at position 2/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says which database it cannot reach (without the password)', async () => {
+    await expect(openPostgresStore('postgres://postgres:hunter2@127.0.0.1:1/test')).rejects.toThrow(
+      /^cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test/,
+    );
+  });
+});
+
+describe.skipIf(target.skip)('PostgreSQL migrations', () => {
+  const schemas: TestSchema[] = [];
+  const stores: PostgresStore[] = [];
+
+  async function freshSchema(): Promise<TestSchema> {
+    const schema = await createTestSchema(target.url());
+    schemas.push(schema);
+    return schema;
+  }
+  async function open(url: string): Promise<PostgresStore> {
+    const store = await openPostgresStore(url, { poolSize: 2 });
+    stores.push(store);
+    return store;
+  }
+  async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end();
+    }
+  }
+  const recorded = async (schema: TestSchema) =>
+    (await schema.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
+
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await Promise.all(schemas.splice(0).map((s) => s.drop()));
+  });
+
+  it('applies every migration to an empty schema, then nothing on the next start', async () => {
+    const schema = await freshSchema();
+    expect(await withClient(schema.url, (c) => migrate(c, shipped))).toStrictEqual(shipped.map((m) => m.version));
+    expect(await recorded(schema)).toStrictEqual(shipped.map((m) => m.version));
+    expect(await withClient(schema.url, (c) => migrate(c, shipped))).toStrictEqual([]);
+    const store = await open(schema.url);
+    expect(await store.countOrganizations()).toBe(0);
+    expect(await recorded(schema)).toStrictEqual(shipped.map((m) => m.version));
+  });
+
+  it('creates its tables in the schema named by search_path in the URL, and nowhere else', async () => {
+    const schema = await freshSchema();
+    const store = await open(schema.url);
+    expect(store.schema).toBe(schema.schema);
+    const tables = await schema.query<{ schemaname: string }>(
+      "SELECT DISTINCT schemaname FROM pg_tables WHERE tablename IN ('keys', 'schema_migrations') AND schemaname = $1",
+      [schema.schema],
+    );
+    expect(tables.rows).toStrictEqual([{ schemaname: schema.schema }]);
+  });
+
+  it('processes starting together apply each migration exactly once', async () => {
+    const schema = await freshSchema();
+    const results = await Promise.all(Array.from({ length: 6 }, () => withClient(schema.url, (c) => migrate(c, shipped))));
+    expect(results.filter((applied) => applied.length > 0)).toStrictEqual([shipped.map((m) => m.version)]);
+    await Promise.all(Array.from({ length: 4 }, () => open(schema.url)));
+    expect(await recorded(schema)).toStrictEqual(shipped.map((m) => m.version));
+  });
+
+  it('a failing migration leaves nothing behind: not its predecessors in the same start, not the record', async () => {
+    const schema = await freshSchema();
+    const broken = [
+      { version: 1, name: 'good', sql: 'CREATE TABLE good_table (id integer)' },
+      { version: 2, name: 'broken', sql: 'CREATE TABLE broken_table (id no_such_type)' },
+    ];
+    await expect(withClient(schema.url, (c) => migrate(c, broken))).rejects.toThrow(/no_such_type/);
+    const left = await schema.query('SELECT tablename FROM pg_tables WHERE schemaname = $1', [schema.schema]);
+    expect(left.rows).toStrictEqual([]);
+  });
+
+  it('refuses a schema newer than the code, with a message that says what to do, and changes nothing', async () => {
+    const schema = await freshSchema();
+    await open(schema.url);
+    await schema.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [newest + 1, 'from_the_future', Date.now()]);
+    await expect(openPostgresStore(schema.url)).rejects.toThrow(
+      `database schema version ${newest + 1} (schema "${schema.schema}") is newer than this server (knows ${newest}); upgrade the server`,
+    );
+    expect(await recorded(schema)).toStrictEqual([...shipped.map((m) => m.version), newest + 1]);
+  });
+
+  it('the server process refuses to start on a newer schema and prints why', async () => {
+    const schema = await freshSchema();
+    await open(schema.url);
+    await schema.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [newest + 1, 'from_the_future', Date.now()]);
+    const started = spawnServer({ env: { DATABASE_URL: schema.url }, removeDataDir: true });
+    await expect(started).rejects.toThrow(/exited with 1 before listening[\s\S]*is newer than this server \(knows \d+\); upgrade the server/);
+  });
+
+  it('names the problem when the schema on the search_path does not exist', async () => {
+    const url = withSearchPath(target.url(), 't_does_not_exist');
+    await expect(openPostgresStore(url)).rejects.toThrow(/no schema of search_path "t_does_not_exist" exists; create it/);
+  });
+});
