@@ -28,6 +28,11 @@ if (values.help || positionals.join(' ') !== 'org create' || !values.name || !va
   process.exit(values.help ? 0 : 2);
 }
 
+if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values['owner-email'])) {
+  console.error(`--owner-email must be an email address like a@acme.test, got "${values['owner-email']}"`);
+  process.exit(2);
+}
+
 const config = readConfig();
 const store = await openStore(config);
 const service = new KeyService({ store, clock: systemClock, crypto: nodeCrypto, keyPrefix: config.keyPrefix });

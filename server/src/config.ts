@@ -39,6 +39,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     validateResponses: env['VALIDATE_RESPONSES'] === 'true' || env['VALIDATE_RESPONSES'] === '1',
     trustProxy: env['TRUST_PROXY'] || undefined,
     bootstrapOrgName: env['BOOTSTRAP_ORG_NAME'] || 'My organization',
-    bootstrapOwnerEmail: env['BOOTSTRAP_OWNER_EMAIL'] || 'owner@localhost',
+    bootstrapOwnerEmail: env['BOOTSTRAP_OWNER_EMAIL'] || 'owner@example.com',
   };
 }

@@ -52,6 +52,7 @@ export async function spawnServer(options: { dataDir?: string; env?: Record<stri
       PORT: String(port),
       DATA_DIR: dataDir,
       FLUSH_INTERVAL_MS: '50',
+      VALIDATE_RESPONSES: 'true',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -96,7 +96,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -127,7 +127,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -150,7 +150,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -173,7 +173,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -197,7 +197,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -906,7 +906,7 @@ export interface components {
         /** @description The `next_cursor` of the previous page. */
         Cursor: string;
         /** @description The key's id. */
-        KeyId: components["schemas"]["KeyId"];
+        KeyIdPath: components["schemas"]["KeyId"];
         /** @description The workspace's id. */
         WorkspaceIdPath: components["schemas"]["WorkspaceId"];
     };
@@ -1066,7 +1066,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -1094,7 +1094,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -1120,7 +1120,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -1155,7 +1155,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -1183,7 +1183,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -1212,7 +1212,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };
@@ -1244,7 +1244,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The key's id. */
-                id: components["parameters"]["KeyId"];
+                id: components["parameters"]["KeyIdPath"];
             };
             cookie?: never;
         };

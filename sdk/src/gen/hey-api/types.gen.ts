@@ -484,7 +484,7 @@ export type Cursor = string;
 /**
  * The key's id.
  */
-export type KeyId2 = KeyId;
+export type KeyIdPath = KeyId;
 
 /**
  * The workspace's id.
