@@ -141,6 +141,36 @@ describe.skipIf(target.skip)('PostgreSQL change events', () => {
     expect(seen.b).toStrictEqual([{ type: 'key_changed', key_id: marker.id }]);
   });
 
+  it('a lookup that overlapped a change announces it again once answered, so what the caller cached from it goes too', async () => {
+    const key = await newKey('looked up');
+    const orgIdForPolicy = orgId;
+    // Hold the lookup: key_secrets is locked by another session until the change has been heard.
+    const { default: pg } = await import('pg');
+    const blocker = new pg.Client({ connectionString: schema.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE key_secrets IN ACCESS EXCLUSIVE MODE');
+      const lookup = b.findCredential(key.digest);
+      await sleep(50);
+      const policy = (await a.getPolicy(orgIdForPolicy))!;
+      await a.updatePolicy(orgIdForPolicy, { ...policy, max_keys: policy.max_keys + 1 }, []);
+      await waitFor(() => seen.b.find((e) => e.type === 'policy_changed'), 'policy_changed on b');
+      await blocker.query('COMMIT');
+      expect((await lookup)!.key.id).toBe(key.id);
+      expect(keyChanged(seen.b, key.id)).toBeUndefined(); // not before the caller could cache the answer…
+      await waitFor(() => keyChanged(seen.b, key.id), 'key_changed re-announced on b'); // …but right after
+    } finally {
+      await blocker.end();
+    }
+    // A lookup that overlaps nothing announces nothing.
+    seen.b.length = 0;
+    await b.findCredential(key.digest);
+    await b.getPolicy(orgIdForPolicy);
+    await sleep(50);
+    expect(seen.b).toStrictEqual([]);
+  });
+
   it('when the listening connection is killed: reset, reconnect, reset again, and changes flow again', async () => {
     expect(b.listening).toBe(true);
     const killed = await schema.query<{ killed: boolean }>(

@@ -493,6 +493,8 @@ export class PostgresStore implements Store {
   /** The schema the store works in (the first existing one on the search_path). */
   readonly schema: string;
   readonly #listener: ChangeListener;
+  /** Counts this store's own committed key and policy writes (see #changesSeen). */
+  #ownWrites = 0;
 
   constructor(pool: pg.Pool, settings: StoreSettings) {
     this.pool = pool;
@@ -504,6 +506,24 @@ export class PostgresStore implements Store {
   /** Starts the LISTEN connection; openPostgresStore calls it once. */
   startListening(): Promise<void> {
     return this.#listener.start();
+  }
+
+  /**
+   * A number that moves whenever a cached credential or policy may have gone stale: another
+   * process's change arrived, the listener reset, or this store committed a key or policy write.
+   *
+   * It closes a race between a lookup and an invalidation. A lookup that read the old row, but
+   * whose answer arrives after the invalidation was handled, would be cached by the domain and
+   * outlive the change for good. So a lookup that sees this number move while it runs announces
+   * the change again once its caller has cached the answer (#reannounce), and that entry goes too.
+   */
+  #changesSeen(): number {
+    return this.#listener.events + this.#ownWrites;
+  }
+
+  /** After the caller's continuation (which caches the answer) has run: drop it again. */
+  #reannounce(event: StoreEvent): void {
+    setImmediate(() => this.#listener.emit(event));
   }
 
   /** Whether the change listener is connected and listening right now. */
@@ -601,15 +621,21 @@ export class PostgresStore implements Store {
   }
 
   async getPolicy(orgId: string): Promise<Policy | null> {
+    const before = this.#changesSeen();
     const row = (await this.pool.query<PolicyRow>({ ...NAMED.getPolicy, values: [orgId] })).rows[0];
+    if (this.#changesSeen() !== before) this.#reannounce({ type: 'policy_changed', org_id: orgId });
     return row ? toPolicy(row) : null;
   }
 
   async updatePolicy(orgId: string, policy: Policy, audit: AuditEvent[]): Promise<void> {
-    await this.#transaction(async (db) => {
-      await this.#putPolicy(db, orgId, policy);
-      await this.#insertAudit(db, audit);
-    });
+    try {
+      await this.#transaction(async (db) => {
+        await this.#putPolicy(db, orgId, policy);
+        await this.#insertAudit(db, audit);
+      });
+    } finally {
+      this.#ownWrites++;
+    }
   }
 
   // ------------------------------------------------------------ members
@@ -675,6 +701,14 @@ export class PostgresStore implements Store {
   }
 
   async deleteWorkspace(orgId: string, workspaceId: string, at: number, audit: AuditEvent[]): Promise<string[] | null> {
+    try {
+      return await this.#deleteWorkspace(orgId, workspaceId, at, audit);
+    } finally {
+      this.#ownWrites++;
+    }
+  }
+
+  #deleteWorkspace(orgId: string, workspaceId: string, at: number, audit: AuditEvent[]): Promise<string[] | null> {
     return this.#transaction(async (db) => {
       // Locking the workspace makes a racing second delete wait, then find it gone (null).
       const found = await db.query('SELECT 1 FROM workspaces WHERE id = $1 AND org_id = $2 FOR UPDATE', [workspaceId, orgId]);
@@ -725,11 +759,13 @@ export class PostgresStore implements Store {
   // ------------------------------------------------------------ keys
 
   async findCredential(digest: string): Promise<Credential | null> {
+    const before = this.#changesSeen();
     const row = (await this.pool.query<KeyRow & { secret: Credential['secret']; owner_role: Credential['owner_role'] }>({
       ...NAMED.findCredential,
       values: [digest],
     })).rows[0];
     if (!row) return null;
+    if (this.#changesSeen() !== before) this.#reannounce({ type: 'key_changed', key_id: row.id });
     return { key: toKey(row), secret: row.secret, owner_role: row.owner_role };
   }
 
@@ -797,6 +833,14 @@ export class PostgresStore implements Store {
   }
 
   async writeKey(write: KeyWrite): Promise<boolean> {
+    try {
+      return await this.#writeKey(write);
+    } finally {
+      this.#ownWrites++;
+    }
+  }
+
+  #writeKey(write: KeyWrite): Promise<boolean> {
     return this.#transaction(async (db) => {
       const result = await db.query(SQL.writeKey, [...keyParams(write.key), write.expected_version]);
       if (result.rowCount === 0) return false;
@@ -952,6 +996,8 @@ class ChangeListener {
   readonly #subscribers = new Set<(event: StoreEvent) => void>();
   #client: pg.Client | null = null;
   #closed = false;
+  /** How many events were emitted so far. */
+  events = 0;
   #failures = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -1008,16 +1054,17 @@ class ChangeListener {
     try {
       change = JSON.parse(payload ?? '') as ChangePayload;
     } catch {
-      this.#emit({ type: 'reset' }); // unreadable: assume the worst
+      this.emit({ type: 'reset' }); // unreadable: assume the worst
       return;
     }
     if (change.s !== this.#settings.schema) return; // another deployment in the same database
     if (change.o === this.#settings.instanceId) return; // our own write: the domain already dropped it
-    if (change.t === 'policy') this.#emit({ type: 'policy_changed', org_id: change.id });
-    else this.#emit({ type: 'key_changed', key_id: change.id });
+    if (change.t === 'policy') this.emit({ type: 'policy_changed', org_id: change.id });
+    else this.emit({ type: 'key_changed', key_id: change.id });
   }
 
-  #emit(event: StoreEvent): void {
+  emit(event: StoreEvent): void {
+    this.events++;
     for (const subscriber of this.#subscribers) {
       try {
         subscriber(event);
@@ -1037,7 +1084,7 @@ class ChangeListener {
     this.#settings.log('postgres change listener lost its connection; caches dropped until it listens again', {
       error: error?.message ?? 'connection ended',
     });
-    this.#emit({ type: 'reset' });
+    this.emit({ type: 'reset' });
     this.#scheduleReconnect();
   }
 
@@ -1056,7 +1103,7 @@ class ChangeListener {
     } catch (error) {
       this.#failures++;
       // Still deaf: whatever was cached since the last reset may have changed meanwhile.
-      this.#emit({ type: 'reset' });
+      this.emit({ type: 'reset' });
       this.#settings.log('postgres change listener could not reconnect; retrying', {
         attempt: this.#failures,
         error: (error as Error).message,
@@ -1071,7 +1118,7 @@ class ChangeListener {
     this.#client = client;
     this.#failures = 0;
     // Listening again: anything committed while deaf is unknown, so every cached entry goes.
-    this.#emit({ type: 'reset' });
+    this.emit({ type: 'reset' });
     this.#settings.log('postgres change listener reconnected', {});
   }
 
