@@ -208,6 +208,9 @@ describe('request validation', () => {
     '/v1/api-keys?name=' + 'x'.repeat(101),
     '/v1/api-keys?status=revoked',
     '/v1/api-keys?status=active&status=disabled',
+    '/v1/api-keys?status[]=active',
+    '/v1/api-keys?limit[x]=5&limit[y]=6',
+    '/v1/api-keys?filter[name]=ci',
     '/v1/api-keys?owner_type=robot&workspace_id=nope',
     '/v1/api-keys?cursor=has%20space',
     '/v1/api-keys/nope',
@@ -283,6 +286,11 @@ describe('routes and resources', () => {
     ['an unknown route with a bad JSON body', { path: '/v1/nothing', rawBody: '{', headers: { 'content-type': 'application/json' } }, 400],
     ['a method the route lacks', { method: 'PUT', path: '/v1/me', body: {} }, 405],
     ['a trailing slash', { path: '/v1/me/' }, 200],
+    ['HEAD, which the spec does not declare', { method: 'HEAD', path: '/v1/me' }, 405],
+    ['OPTIONS', { method: 'OPTIONS', path: '/v1/api-keys' }, 405],
+    ['a PATCH with a JSON type and no body', { method: 'PATCH', path: '/v1/policy', headers: { 'content-type': 'application/json' } }, 400],
+    ['a workspace rename with no body', { method: 'PATCH', path: '/v1/workspaces/{ws}', headers: { 'content-type': 'application/json' } }, 400],
+    ['an empty rotate', { method: 'POST', path: '/v1/api-keys/{key}/rotate' }, 200],
     ['a missing key', { path: '/v1/api-keys/key_0000000000missing' }, 404],
     ['deleting a person', { method: 'DELETE', path: '/v1/members/{ada}' }, 409],
     ['a selected workspace that does not exist', { path: '/v1/api-keys', body: { name: 'x', workspace_access: { type: 'selected', workspace_ids: ['ws_0000000000missing'] } } }, 400],
@@ -293,8 +301,13 @@ describe('routes and resources', () => {
     ['the members', { path: '/v1/members' }, 200],
     ['the audit log', { path: '/v1/audit-events' }, 200],
     ['the policy', { path: '/v1/policy' }, 200],
+    ['a DELETE with a JSON body (last: it removes the fixture tag)', { method: 'DELETE', path: '/v1/workspaces/{ws}/tags/{tag}', body: { because: 'yes' } }, 204],
   ] as [string, RequestSpec, number][])('%s', async (_, spec, status) => {
-    const path = spec.path.replace('{ada}', fx.acme.owner.id).replace('{ws}', fx.acme.workspace.id);
+    const path = spec.path
+      .replace('{ada}', fx.acme.owner.id)
+      .replace('{ws}', fx.acme.workspace.id)
+      .replace('{tag}', fx.acme.tag.id)
+      .replace('{key}', fx.acme.tagsReaderKey.id);
     const { server: answer } = await bothSides(() => ({ ...spec, path, key: fx.acme.ownerKey.secret }));
     expect(answer.status).toBe(status);
   });

@@ -67,8 +67,10 @@ function mediaType(contentType: string | null): { type: string | null; charset: 
 
 /** What express.json({ limit: '64kb' }) (body-parser 2, strict) leaves in req.body. */
 async function readJsonBody(request: Request): Promise<unknown> {
-  // Fetch clients send `Content-Length: 0` on a body-less POST or PUT, which body-parser counts as a body.
-  const hasBody = request.body !== null || request.method === 'POST' || request.method === 'PUT';
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  // body-parser parses only when the request has a body on the wire: Node's fetch sends
+  // `Content-Length: 0` on a body-less POST, PUT or PATCH, which counts; other methods send none.
+  const hasBody = bytes.byteLength > 0 || request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH';
   if (!hasBody) return undefined;
   const { type, charset } = mediaType(request.headers.get('content-type'));
   if (type !== 'application/json') return undefined;
@@ -76,7 +78,6 @@ async function readJsonBody(request: Request): Promise<unknown> {
   if (!encoding.startsWith('utf-')) {
     throw new BodyError(415, 'charset.unsupported', `unsupported charset "${encoding.toUpperCase()}"`);
   }
-  const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.byteLength > BODY_LIMIT) throw new BodyError(413, 'entity.too.large', 'request entity too large');
   let text: string;
   try {
@@ -216,6 +217,8 @@ export function createDispatcher(options: PipelineOptions): Dispatch {
       for (const [name, value] of problem.headers) headers.append(name, value);
       response = new Response(JSON.stringify(problem.body), { status: problem.status, headers });
     }
+    // A HEAD answer carries the headers only (the server is asked the same and sends no body).
+    if (request.method === 'HEAD') response = new Response(null, { status: response.status, headers: response.headers });
     if (principal && operation) {
       service.recordRequest({
         principal,

@@ -5,9 +5,10 @@
  * builds and runs its steps in its order:
  *
  *   1. body media type: a declared body sent as anything but JSON is a 415
- *   2. query values must not contain reserved characters unencoded (EOV's `explode` check)
- *   3. unknown and empty query parameters (`allowUnknownQueryParameters: false`)
- *   4. one Ajv pass over { query, headers, params } (types coerced, defaults applied) and one over
+ *   2. bracketed query names (`status[]=x`, `limit[a]=1`) become nested values, as qs parses them
+ *   3. query values must not contain reserved characters unencoded (EOV's `explode` check)
+ *   4. unknown and empty query parameters (`allowUnknownQueryParameters: false`)
+ *   5. one Ajv pass over { query, headers, params } (types coerced, defaults applied) and one over
  *      { body } (no coercion), every error listed (`allErrors`)
  *
  * Failures are thrown as `ValidatorError`s shaped like EOV's errors, so the server's own
@@ -127,6 +128,29 @@ function rawPairs(rawQuery: string): Map<string, (string | undefined)[]> {
   return pairs;
 }
 
+/**
+ * EOV hands every query name with a `[` to qs (unless the spec declares that literal name):
+ * `status[]=a` becomes `status: ['a']`, `limit[x]=5` becomes `limit: { x: '5' }`. The common
+ * shapes are rebuilt here; qs's rarer options (depth > 5, array limits) are not.
+ */
+function expandBracketNames(query: Record<string, unknown>, literal: Set<string>): void {
+  for (const key of Object.keys(query)) {
+    if (!key.includes('[') || literal.has(key)) continue;
+    const base = key.split('[')[0]!;
+    const segments = [...key.slice(base.length).matchAll(/\[([^\]]*)\]/g)].map((m) => m[1]!);
+    if (!base || segments.length === 0) continue;
+    const raw = query[key];
+    let value: unknown = Array.isArray(raw) ? raw.join(',') : raw;
+    for (const segment of segments.reverse()) value = segment === '' || /^\d+$/.test(segment) ? [value] : { [segment]: value };
+    const existing = query[base];
+    query[base] =
+      existing && typeof existing === 'object' && !Array.isArray(existing) && value && typeof value === 'object' && !Array.isArray(value)
+        ? { ...existing, ...value }
+        : value;
+    delete query[key];
+  }
+}
+
 /** EOV's message for each Ajv error, and the path it reports (`/body/name`, `/query/limit`). */
 function toValidatorErrors(errors: ErrorObject[]): { path: string; message: string }[] {
   return errors.map((e) => {
@@ -240,7 +264,10 @@ export function createRequestValidator(source: OpenApiDocument): RequestValidato
         }
       }
 
-      // 2. Reserved characters in the raw query.
+      // 2. Bracketed names.
+      expandBracketNames(request.query, op.queryNames);
+
+      // 3. Reserved characters in the raw query.
       const pairs = rawPairs(request.rawQuery);
       for (const name of op.reservedChecked) {
         for (const value of pairs.get(name) ?? []) {
@@ -251,7 +278,7 @@ export function createRequestValidator(source: OpenApiDocument): RequestValidato
         }
       }
 
-      // 3. Unknown and empty query parameters.
+      // 4. Unknown and empty query parameters.
       for (const [name, value] of Object.entries(request.query)) {
         if (!op.queryNames.has(name)) {
           const message = `Unknown query parameter '${name}'`;
@@ -263,7 +290,7 @@ export function createRequestValidator(source: OpenApiDocument): RequestValidato
         }
       }
 
-      // 4. The schemas.
+      // 5. The schemas.
       const data = { query: request.query, headers: request.headers, params: request.params, cookies: undefined, body: request.body };
       const validGeneral = op.general(data);
       const validBody = bodyValidator(data);
