@@ -401,7 +401,7 @@ const spec: OpenApiDocument = {
     "/v1/api-keys/{id}": {
       "parameters": [
         {
-          "$ref": "#/components/parameters/KeyId"
+          "$ref": "#/components/parameters/KeyIdPath"
         }
       ],
       "get": {
@@ -583,7 +583,7 @@ const spec: OpenApiDocument = {
     "/v1/api-keys/{id}/disable": {
       "parameters": [
         {
-          "$ref": "#/components/parameters/KeyId"
+          "$ref": "#/components/parameters/KeyIdPath"
         }
       ],
       "post": {
@@ -642,7 +642,7 @@ const spec: OpenApiDocument = {
     "/v1/api-keys/{id}/enable": {
       "parameters": [
         {
-          "$ref": "#/components/parameters/KeyId"
+          "$ref": "#/components/parameters/KeyIdPath"
         }
       ],
       "post": {
@@ -704,7 +704,7 @@ const spec: OpenApiDocument = {
     "/v1/api-keys/{id}/rotate": {
       "parameters": [
         {
-          "$ref": "#/components/parameters/KeyId"
+          "$ref": "#/components/parameters/KeyIdPath"
         }
       ],
       "post": {
@@ -777,7 +777,7 @@ const spec: OpenApiDocument = {
     "/v1/api-keys/{id}/usage": {
       "parameters": [
         {
-          "$ref": "#/components/parameters/KeyId"
+          "$ref": "#/components/parameters/KeyIdPath"
         }
       ],
       "get": {
@@ -1839,7 +1839,7 @@ const spec: OpenApiDocument = {
           "pattern": "^[0-9A-Za-z_]{1,64}$"
         }
       },
-      "KeyId": {
+      "KeyIdPath": {
         "name": "id",
         "in": "path",
         "required": true,
