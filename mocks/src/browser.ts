@@ -24,6 +24,7 @@ export interface MockWorker {
   stop(): Promise<void>;
 }
 
+/** A mock API and msw's setupWorker over its handlers; `await start()` before the app's first request. */
 export function setupMockWorker(options: MockApiOptions = {}): MockWorker {
   const api = createMockApi(options);
   const worker = setupWorker(...createHandlers(api));

@@ -28,6 +28,7 @@ export interface MockServer {
   close(): void;
 }
 
+/** A mock API and msw's setupServer over its handlers; call `listen()` before the first request. */
 export function setupMockServer(options: MockApiOptions = {}): MockServer {
   const api = createMockApi(options);
   const server = setupServer(...createHandlers(api));

@@ -12,6 +12,7 @@ import { operationsOf } from '../../../server/src/http/core/operations.ts';
 import spec from './gen/spec.gen.ts';
 import type { MockApi } from './mock-api.ts';
 
+/** The msw handlers of a mock API: pass them to setupServer/setupWorker, or add them to your own list. */
 export function createHandlers(api: Pick<MockApi, 'baseUrl' | 'handle'>): HttpHandler[] {
   const resolver = ({ request }: { request: Request }) => api.handle(request);
   const handlers = operationsOf(spec).map((op) => http[op.method](`${api.baseUrl}${op.expressPath}`, resolver));

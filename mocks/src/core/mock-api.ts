@@ -49,6 +49,7 @@ export interface MockApi {
 
 let sharedValidator: RequestValidator | undefined;
 
+/** A mock API seeded with the fixtures; it starts seeding at once (`ready` resolves when done). */
 export function createMockApi(options: MockApiOptions = {}): MockApi {
   const base = new URL(String(options.baseUrl ?? DEFAULT_BASE_URL));
   if (base.search || base.hash) throw new Error(`The mock API's baseUrl must not have a query or fragment: ${base.href}`);
