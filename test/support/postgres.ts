@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, describe, it } from 'vitest';
 
 const RAW_URL = process.env['DATABASE_URL'] ?? '';
 const URL_SHAPE = /^postgres(ql)?:\/\//;
@@ -137,4 +138,77 @@ export async function createTestSchema(baseUrl: string): Promise<TestSchema> {
       }
     },
   };
+}
+
+/** One schema per server data folder, as SQLite has one database file per data folder. */
+const schemasByDataDir = new Map<string, Promise<TestSchema>>();
+
+/**
+ * The schema that stands for `dataDir` on PostgreSQL: created on first use, the same one for every
+ * later server or CLI run on that folder (a restart finds its data), dropped by dropDataDirSchemas.
+ */
+export function schemaForDataDir(baseUrl: string, dataDir: string): Promise<TestSchema> {
+  let schema = schemasByDataDir.get(dataDir);
+  if (!schema) schemasByDataDir.set(dataDir, (schema = createTestSchema(baseUrl)));
+  return schema;
+}
+
+export async function dropDataDirSchemas(): Promise<void> {
+  const schemas = await Promise.allSettled(schemasByDataDir.values());
+  schemasByDataDir.clear();
+  for (const s of schemas) if (s.status === 'fulfilled') await s.value.drop();
+}
+
+/**
+ * test/support/process.ts with servers and CLI runs on PostgreSQL when TEST_SERVER_DATABASE_URL is
+ * set: each data folder gets its own schema (see schemaForDataDir). For vi.mock in the files that
+ * rerun a process-spawning suite on PostgreSQL (see onPostgres):
+ *
+ *     vi.mock('../support/process.ts', async (importOriginal) =>
+ *       (await import('../support/postgres.ts')).onPostgresProcesses(await importOriginal()));
+ */
+export function onPostgresProcesses(original: typeof import('./process.ts')): typeof import('./process.ts') {
+  const baseUrl = (): string | undefined => process.env['TEST_SERVER_DATABASE_URL'] || undefined;
+  return {
+    ...original,
+    async spawnServer(options = {}) {
+      const base = baseUrl();
+      if (!base) return original.spawnServer(options);
+      const dataDir = options.dataDir ?? original.tempDir();
+      const { url } = await schemaForDataDir(base, dataDir);
+      return original.spawnServer({ ...options, dataDir, env: { DATABASE_URL: url, ...options.env } });
+    },
+    async runCli(args, env) {
+      const base = baseUrl();
+      if (!base || !env['DATA_DIR']) return original.runCli(args, env);
+      const { url } = await schemaForDataDir(base, env['DATA_DIR']);
+      return original.runCli(args, { DATABASE_URL: url, ...env });
+    },
+  };
+}
+
+/**
+ * Runs an existing suite that spawns real server processes (the e2e and SDK contract suites) again
+ * on PostgreSQL, in a test file of its own that also mocks ../support/process.ts with
+ * onPostgresProcesses: `await onPostgres('…', () => import('../e2e/lifecycle.test.ts'))`. Every data
+ * folder the suite uses becomes a fresh schema, so it sees what it would see on SQLite: an empty
+ * store per new folder, its data again on a restart. Skipped (with the console line) or failing per
+ * the rule at the top of this file.
+ */
+export async function onPostgres(suite: string, load: () => Promise<unknown>): Promise<void> {
+  const target = postgresTarget(suite);
+  if (target.skip) {
+    describe.skip(`${suite} (on PostgreSQL)`, () => {
+      it('runs when DATABASE_URL is set', () => {});
+    });
+    return;
+  }
+  const baseUrl = target.url();
+  // Fail here, at collection, when PostgreSQL is unreachable (REQUIRE_POSTGRES=true).
+  await (await createTestSchema(baseUrl)).drop();
+  process.env['TEST_SERVER_DATABASE_URL'] = baseUrl;
+  afterAll(() => dropDataDirSchemas());
+  await describe(`${suite} (on PostgreSQL)`, async () => {
+    await load();
+  });
 }
