@@ -17,6 +17,7 @@ import {
   challenge,
   clientFor,
   DAY,
+  expectNewestFirst,
   expectProblem,
   expectSuccess,
   hintOf,
@@ -412,7 +413,7 @@ export function contractSuite(getTarget: () => ContractTarget): void {
 
       it('the audit log tells the story, newest first, with the acting key', async () => {
         const events = expectSuccess('listAuditEvents', await owner.listAuditEvents({ query: { key_id: key.id } }));
-        expect(events.data.map((e: { action: string }) => e.action)).toEqual(['api_key.enabled', 'api_key.disabled', 'api_key.created']);
+        expectNewestFirst(events.data, ['api_key.enabled', 'api_key.disabled', 'api_key.created'], (e) => e.at, (e) => e.action);
         for (const event of events.data) expect(event.actor).toEqual({ key_id: me.key_id, member: me.owner });
       });
     });
@@ -441,10 +442,15 @@ export function contractSuite(getTarget: () => ContractTarget): void {
       it('the usage log tells which secret was used', async () => {
         const usage = expectSuccess('getApiKeyUsage', await owner.getApiKeyUsage({ path: { id: key.id } }));
         // Newest first: the new secret's call, then the previous secret's.
-        expect(usage.data.map((u: { secret: string; method: string; route: string; status: number }) => [u.secret, u.method, u.route, u.status])).toEqual([
-          ['current', 'GET', '/v1/me', 200],
-          ['previous', 'GET', '/v1/me', 200],
-        ]);
+        expectNewestFirst(
+          usage.data,
+          [
+            ['current', 'GET', '/v1/me', 200],
+            ['previous', 'GET', '/v1/me', 200],
+          ],
+          (u) => u.at,
+          (u) => [u.secret, u.method, u.route, u.status],
+        );
         expect(usage.counts).toMatchObject({ total: 2, success: 2, client_error: 0, server_error: 0 });
       });
 

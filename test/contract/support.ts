@@ -154,6 +154,27 @@ export const challenge = {
   insufficientScope: (scopes: string[]) => `Bearer realm="heykeys", error="insufficient_scope", scope="${scopes.join(' ')}"`,
 };
 
+/**
+ * A list the API returns newest first: instants never increase, and the items are the expected
+ * ones (given newest first) in that order wherever their instants differ. Items sharing an instant
+ * have no defined order (ids break ties, and they are random within a millisecond), so there only
+ * the set is compared.
+ */
+export function expectNewestFirst<T>(items: T[], expectedNewestFirst: unknown[], instant: (item: T) => string, label: (item: T) => unknown): void {
+  const times = items.map((item) => Date.parse(instant(item)));
+  times.forEach((time, i) => {
+    if (i > 0) expect(time, `item ${i} is not older than item ${i - 1}`).toBeLessThanOrEqual(times[i - 1]!);
+  });
+  expect(items).toHaveLength(expectedNewestFirst.length);
+  const sorted = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
+  for (let start = 0; start < items.length; ) {
+    let end = start + 1;
+    while (end < items.length && times[end] === times[start]) end++;
+    expect(sorted(items.slice(start, end).map(label)), `items ${start}..${end - 1}`).toEqual(sorted(expectedNewestFirst.slice(start, end)));
+    start = end;
+  }
+}
+
 /** `hey_...` + the last four characters: how the API shows a key it will not show in full. */
 export function hintOf(secret: string): string {
   return `hey_...${secret.slice(-4)}`;
