@@ -130,6 +130,33 @@ describe.skipIf(target.skip)('PostgreSQL migrations', () => {
     await expect(started).rejects.toThrow(/exited with 1 before listening[\s\S]*is newer than this server \(knows \d+\); upgrade the server/);
   });
 
+  it('a running instance keeps answering while a newer release adds columns (rolling upgrade)', async () => {
+    const schema = await freshSchema();
+    const store = await open(schema.url);
+    const { KeyService } = await import('../../server/src/domain/service.ts');
+    const { systemClock } = await import('../../server/src/domain/clock.ts');
+    const { nodeCrypto } = await import('../../server/src/node-crypto.ts');
+    const service = new KeyService({ store, clock: systemClock, crypto: nodeCrypto });
+    const created = await service.createOrganization({ name: 'Rolling', owner_name: 'O', owner_email: 'o@rolling.test' });
+    // Every pooled connection has prepared its statements…
+    for (let i = 0; i < 4; i++) {
+      await Promise.all([store.findCredential(created.key.digest), store.getKey(created.organization.id, created.key.id), store.getPolicy(created.organization.id)]);
+    }
+    // …when the next release's migration adds columns under them.
+    await schema.query('ALTER TABLE keys ADD COLUMN added_later text; ALTER TABLE policies ADD COLUMN added_later text');
+    for (let i = 0; i < 4; i++) {
+      const [credential, key, policy] = await Promise.all([
+        store.findCredential(created.key.digest),
+        store.getKey(created.organization.id, created.key.id),
+        store.getPolicy(created.organization.id),
+      ]);
+      expect(credential!.key).toStrictEqual(created.key);
+      expect(key).toStrictEqual(created.key);
+      expect(policy).not.toBeNull();
+    }
+    await service.close();
+  });
+
   it('names the problem when the schema on the search_path does not exist', async () => {
     const url = withSearchPath(target.url(), 't_does_not_exist');
     await expect(openPostgresStore(url)).rejects.toThrow(/no schema of search_path "t_does_not_exist" exists; create it/);

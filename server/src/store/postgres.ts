@@ -447,8 +447,12 @@ const SQL = {
       allowed_auth_schemes = excluded.allowed_auth_schemes, max_keys = excluded.max_keys`,
 } as const;
 
+/** A key row's columns, listed: a prepared `*` breaks when a later migration adds a column. */
+const KEY_SELECT = KEY_COLUMNS.filter((c) => c !== 'name_folded').map((c) => `k.${c}`).join(', ');
+
 /**
- * The hot path's statements are named, so each connection parses and plans them once.
+ * The hot path's statements are named, so each connection parses and plans them once. They name
+ * their columns: a running instance must keep working while a newer one migrates the schema.
  * findCredential is the authentication lookup: one probe of key_secrets' primary key, then the key
  * and its owner by primary key, in one statement. Which of the key's secrets the digest is follows
  * from the key row.
@@ -457,7 +461,7 @@ const NAMED = {
   findCredential: {
     name: 'heykeys_find_credential',
     text: `
-      SELECT k.*,
+      SELECT ${KEY_SELECT},
         CASE s.digest WHEN k.digest THEN 'current' WHEN k.prev_digest THEN 'previous' ELSE 'retired' END AS secret,
         m.role AS owner_role
       FROM key_secrets s
@@ -465,8 +469,12 @@ const NAMED = {
       LEFT JOIN members m ON m.id = k.owner_id
       WHERE s.digest = $1`,
   },
-  getKey: { name: 'heykeys_get_key', text: 'SELECT * FROM keys WHERE id = $1 AND org_id = $2' },
-  getPolicy: { name: 'heykeys_get_policy', text: 'SELECT * FROM policies WHERE org_id = $1' },
+  getKey: { name: 'heykeys_get_key', text: `SELECT ${KEY_SELECT} FROM keys k WHERE k.id = $1 AND k.org_id = $2` },
+  getPolicy: {
+    name: 'heykeys_get_policy',
+    text: `SELECT inactivity_days, default_expiry_days, max_expiry_days, require_expiry, allowed_auth_schemes, max_keys
+           FROM policies WHERE org_id = $1`,
+  },
 } as const;
 
 // ---------------------------------------------------------------- the store
@@ -523,7 +531,7 @@ export class PostgresStore implements Store {
 
   /** After the caller's continuation (which caches the answer) has run: drop it again. */
   #reannounce(event: StoreEvent): void {
-    setImmediate(() => this.#listener.emit(event));
+    setImmediate(() => this.#listener.deliver(event));
   }
 
   /** Whether the change listener is connected and listening right now. */
@@ -996,7 +1004,7 @@ class ChangeListener {
   readonly #subscribers = new Set<(event: StoreEvent) => void>();
   #client: pg.Client | null = null;
   #closed = false;
-  /** How many events were emitted so far. */
+  /** How many events were heard (or resets decided) so far; repeats by #reannounce do not count. */
   events = 0;
   #failures = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -1065,6 +1073,15 @@ class ChangeListener {
 
   emit(event: StoreEvent): void {
     this.events++;
+    this.deliver(event);
+  }
+
+  /**
+   * Hands an event to the subscribers without counting it: a repeat carries no news about the
+   * database, and counting it would make lookups overlapping it repeat their own, keeping busy
+   * keys out of the cache.
+   */
+  deliver(event: StoreEvent): void {
     for (const subscriber of this.#subscribers) {
       try {
         subscriber(event);
