@@ -8,15 +8,14 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import * as OpenApiValidator from 'express-openapi-validator';
 import { randomUUID } from 'node:crypto';
 import type { KeyService } from './domain/service.ts';
-import { authenticate, principalOf } from './http/auth.ts';
+import { authenticate, operationOf, principalOf } from './http/auth.ts';
 import { problemHandler, type ErrorLogger } from './http/problem.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import { loadSpec, operationMatcher, operationsOf, type OpenApiDocument } from './http/spec.ts';
 import { usageLog } from './http/usage.ts';
-import { apiKeyHandlers } from './routes/api-keys.ts';
-import { identityHandlers } from './routes/identity.ts';
-import { organizationHandlers } from './routes/organization.ts';
-import type { Handlers } from './routes/types.ts';
+import { allHandlers } from './routes/index.ts';
+
+export { allHandlers } from './routes/index.ts';
 
 export interface AppDeps {
   service: KeyService;
@@ -36,10 +35,6 @@ export const consoleLogger: ErrorLogger = {
   error: (message, fields) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
 };
 
-export function allHandlers(service: KeyService): Handlers {
-  return { ...identityHandlers(service), ...apiKeyHandlers(service), ...organizationHandlers(service) };
-}
-
 export function createApp(deps: AppDeps): express.Express {
   const { service } = deps;
   const spec = deps.spec ?? loadSpec();
@@ -52,6 +47,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Paths are matched exactly as the spec writes them, by us, the validator and the router alike.
+  app.set('case sensitive routing', true);
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -65,6 +62,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(authenticate(service, operationMatcher(operations)));
   app.use(rateLimit(deps.rateLimitPerMinute ?? 0, service.clock));
   app.use(express.json({ limit: '64kb' }));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // A JSON request with no body at all is validated as an empty object, so it gets a 400
+    // listing what is missing instead of reaching a handler with no input.
+    if (req.body === undefined && operationOf(res)?.hasBody) req.body = {};
+    next();
+  });
   app.use(
     OpenApiValidator.middleware({
       apiSpec: structuredClone(spec) as any,
@@ -77,7 +80,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  const router = express.Router();
+  const router = express.Router({ caseSensitive: true });
   for (const op of operations) {
     const handler = handlers[op.operationId]!;
     router[op.method](op.expressPath, async (req: Request, res: Response) => {

@@ -112,3 +112,26 @@ describe('errors are problems', () => {
     expect(await res.text()).not.toContain(server.ownerSecret.slice(4, 20));
   });
 });
+
+describe('found by the mocks parity work', () => {
+  it('paths are case-sensitive: /V1/ME is a 404 problem, not a 500', async () => {
+    server = await startTestServer();
+    const res = await fetch(`${server.url}/V1/ME`, { headers: { authorization: `Bearer ${server.ownerSecret}` } });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('a JSON PATCH with no body at all is a 400, not a 500', async () => {
+    server = await startTestServer();
+    const owner = await server.service.authenticate(server.ownerSecret, 'bearer');
+    const res = await fetch(`${server.url}/v1/api-keys/${owner.key.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${server.ownerSecret}`, 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe('validation');
+    const create = await fetch(`${server.url}/v1/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${server.ownerSecret}`, 'content-type': 'application/json' } });
+    expect(create.status).toBe(400);
+    expect(server.logs).toEqual([]);
+  });
+});

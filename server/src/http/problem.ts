@@ -3,42 +3,10 @@
  * errors are translated into it here too, so every error response has the same shape.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { DomainError, type FieldError } from '../domain/errors.ts';
-import { problemResponse, statusOf } from './core/problems.ts';
+import type { DomainError } from '../domain/errors.ts';
+import { problemResponse, statusOf, toDomainError } from './core/problems.ts';
 
-export { statusOf } from './core/problems.ts';
-
-/** Turns anything thrown into a DomainError. Unknown errors become 500 with no detail leaked. */
-export function toDomainError(err: unknown): DomainError {
-  if (err instanceof DomainError) return err;
-  const e = err as { status?: number; statusCode?: number; type?: string; errors?: { path?: string; message?: string }[]; message?: string };
-  const status = e?.status ?? e?.statusCode;
-  // body-parser
-  if (e?.type === 'entity.too.large') return new DomainError('payload_too_large', 'The request body exceeds 64 KiB.');
-  if (e?.type === 'entity.parse.failed') return DomainError.validation([{ field: 'body', message: 'is not valid JSON' }]);
-  if (e?.type === 'charset.unsupported' || e?.type === 'encoding.unsupported') {
-    return new DomainError('unsupported_media_type', 'Send the body as UTF-8 application/json.');
-  }
-  // express-openapi-validator
-  if (status === 400 && Array.isArray(e.errors)) {
-    // allErrors reports a oneOf failure once per branch; list each field message once.
-    const seen = new Set<string>();
-    const errors: FieldError[] = [];
-    for (const x of e.errors) {
-      const error = { field: (x.path ?? '').replace(/^[/.]/, '') || 'request', message: x.message ?? 'is invalid' };
-      const id = `${error.field}\u0000${error.message}`;
-      if (!seen.has(id)) errors.push(error);
-      seen.add(id);
-    }
-    return DomainError.validation(errors);
-  }
-  if (status === 404) return new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
-  if (status === 405) return new DomainError('method_not_allowed', e.message ?? 'Method not allowed on this route.');
-  if (status === 413) return new DomainError('payload_too_large', 'The request body exceeds 64 KiB.');
-  if (status === 415) return new DomainError('unsupported_media_type', 'Send the body as application/json.');
-  if (status === 400) return new DomainError('validation', e.message ?? 'The request is malformed.');
-  return new DomainError('internal', 'Something went wrong on our side; the request id identifies it in our logs.');
-}
+export { statusOf, toDomainError } from './core/problems.ts';
 
 export function sendProblem(req: Request, res: Response, error: DomainError): void {
   const requestId = res.locals['requestId'];

@@ -17,6 +17,8 @@ export interface Operation {
   /** Scopes the operation needs; empty means any valid key. */
   scopes: Scope[];
   ownerOnly: boolean;
+  /** The operation declares a request body (required or not). */
+  hasBody: boolean;
   pattern: RegExp;
 }
 
@@ -54,6 +56,7 @@ export function operationsOf(spec: OpenApiDocument): Operation[] {
         expressPath: path.replace(/\{([^}]+)\}/g, ':$1'),
         scopes: scopes as Scope[],
         ownerOnly: op['x-owner-only'] === true,
+        hasBody: op.requestBody !== undefined,
         pattern: new RegExp(`^${source}/?$`),
       });
     }

@@ -2,7 +2,7 @@
  * DomainError → RFC 9457 problem: status, headers and body, computed once for every error.
  * Portable: the server (http/problem.ts) and the MSW mocks send exactly these.
  */
-import type { DomainError, ErrorCode } from '../../domain/errors.ts';
+import { DomainError, type ErrorCode, type FieldError } from '../../domain/errors.ts';
 
 const STATUS: Record<ErrorCode, number> = {
   validation: 400,
@@ -99,4 +99,38 @@ export function problemResponse(error: DomainError, instance: string, requestId?
   }
   if (retry_after_seconds !== undefined) headers.push(['Retry-After', String(retry_after_seconds)]);
   return { status, headers, body };
+}
+
+/**
+ * Turns anything thrown (body-parser and express-openapi-validator errors included) into a
+ * DomainError. Unknown errors become 500 with no detail leaked. */
+export function toDomainError(err: unknown): DomainError {
+  if (err instanceof DomainError) return err;
+  const e = err as { status?: number; statusCode?: number; type?: string; errors?: { path?: string; message?: string }[]; message?: string };
+  const status = e?.status ?? e?.statusCode;
+  // body-parser
+  if (e?.type === 'entity.too.large') return new DomainError('payload_too_large', 'The request body exceeds 64 KiB.');
+  if (e?.type === 'entity.parse.failed') return DomainError.validation([{ field: 'body', message: 'is not valid JSON' }]);
+  if (e?.type === 'charset.unsupported' || e?.type === 'encoding.unsupported') {
+    return new DomainError('unsupported_media_type', 'Send the body as UTF-8 application/json.');
+  }
+  // express-openapi-validator
+  if (status === 400 && Array.isArray(e.errors)) {
+    // allErrors reports a oneOf failure once per branch; list each field message once.
+    const seen = new Set<string>();
+    const errors: FieldError[] = [];
+    for (const x of e.errors) {
+      const error = { field: (x.path ?? '').replace(/^[/.]/, '') || 'request', message: x.message ?? 'is invalid' };
+      const id = `${error.field}\u0000${error.message}`;
+      if (!seen.has(id)) errors.push(error);
+      seen.add(id);
+    }
+    return DomainError.validation(errors);
+  }
+  if (status === 404) return new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
+  if (status === 405) return new DomainError('method_not_allowed', e.message ?? 'Method not allowed on this route.');
+  if (status === 413) return new DomainError('payload_too_large', 'The request body exceeds 64 KiB.');
+  if (status === 415) return new DomainError('unsupported_media_type', 'Send the body as application/json.');
+  if (status === 400) return new DomainError('validation', e.message ?? 'The request is malformed.');
+  return new DomainError('internal', 'Something went wrong on our side; the request id identifies it in our logs.');
 }
