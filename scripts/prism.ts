@@ -7,8 +7,11 @@
  *
  * Options: `--port <n>` (or PRISM_PORT), `--host <h>` (default 127.0.0.1); the upstream defaults to
  * $UPSTREAM, then http://127.0.0.1:3000. Both modes run with `--errors`: in mock mode an invalid
- * request gets the spec's error response instead of a best-effort 200, and in proxy mode any request
- * or response outside the contract becomes a 500 that names the violation.
+ * request gets the spec's error response instead of a best-effort 200; in proxy mode any response
+ * outside the contract becomes a 500 that names the violation (`sl-violations` header). The proxy
+ * forwards invalid requests to the server, whose 400 is then checked like any answer;
+ * `--validate-requests` makes Prism refuse them itself instead (see `validateRequests`).
+ * Either way Prism answers a request without credentials itself (401): it always checks security.
  *
  * Why a wrapper and not `prism …` in package.json: Prism pulls in @scarf/scarf, which phones home
  * unless SCARF_ANALYTICS=false, and its bin would run on whatever `node` comes first on PATH, while
@@ -35,15 +38,29 @@ export function prismEntry(): string {
 
 export type PrismOptions =
   | { mode: 'mock'; port?: number; host?: string; spec?: string }
-  | { mode: 'proxy'; upstream: string; port?: number; host?: string; spec?: string };
+  | {
+      mode: 'proxy';
+      upstream: string;
+      port?: number;
+      host?: string;
+      spec?: string;
+      /**
+       * Let Prism refuse requests that break the spec itself, instead of forwarding them. Off by
+       * default: Prism then answers 422 with a body of its own (not our Problem, and a status most
+       * operations do not declare), so clients never see the server's 400 listing every failing
+       * field, and that 400 is never checked against the contract.
+       */
+      validateRequests?: boolean;
+    };
 
 /** The arguments after Prism's entry for these options. */
 export function prismArgs(options: PrismOptions): string[] {
   const spec = options.spec ?? SPEC_PATH;
   const host = options.host ?? '127.0.0.1';
   const port = String(options.port ?? (options.mode === 'mock' ? DEFAULT_MOCK_PORT : DEFAULT_PROXY_PORT));
-  const positional = options.mode === 'mock' ? ['mock', spec] : ['proxy', spec, options.upstream];
-  return [...positional, '-p', port, '-h', host, '--errors'];
+  if (options.mode === 'mock') return ['mock', spec, '-p', port, '-h', host, '--errors'];
+  const requests = options.validateRequests ? [] : ['--validate-request=false'];
+  return ['proxy', spec, options.upstream, '-p', port, '-h', host, '--errors', ...requests];
 }
 
 /** The environment Prism runs with: ours, minus Scarf's analytics. */
@@ -106,7 +123,8 @@ export async function startPrism(options: PrismOptions & { port: number }, timeo
 
 function usage(): never {
   console.error('usage: node scripts/prism.ts mock [--port 4010] [--host 127.0.0.1]');
-  console.error('       node scripts/prism.ts proxy [upstream] [--port 4011] [--host 127.0.0.1]   (upstream: $UPSTREAM or http://127.0.0.1:3000)');
+  console.error('       node scripts/prism.ts proxy [upstream] [--port 4011] [--host 127.0.0.1] [--validate-requests]');
+  console.error('       (upstream: $UPSTREAM, else http://127.0.0.1:3000; port: --port, else $PRISM_PORT)');
   process.exit(2);
 }
 
@@ -115,10 +133,16 @@ async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', default: false } },
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'validate-requests': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
   });
   const [mode, upstreamArg, ...extra] = positionals;
-  if (values.help || extra.length > 0 || (mode !== 'mock' && mode !== 'proxy') || (mode === 'mock' && upstreamArg)) usage();
+  const mockMisused = mode === 'mock' && (upstreamArg !== undefined || values['validate-requests']);
+  if (values.help || extra.length > 0 || (mode !== 'mock' && mode !== 'proxy') || mockMisused) usage();
 
   const portText = values.port ?? process.env['PRISM_PORT'];
   const port = portText === undefined ? undefined : Number(portText);
@@ -128,7 +152,9 @@ async function main(argv: string[]): Promise<void> {
   }
   const common = { ...(port !== undefined ? { port } : {}), ...(values.host ? { host: values.host } : {}) };
   const options: PrismOptions =
-    mode === 'mock' ? { mode, ...common } : { mode, upstream: upstreamArg || process.env['UPSTREAM'] || DEFAULT_UPSTREAM, ...common };
+    mode === 'mock'
+      ? { mode, ...common }
+      : { mode, upstream: upstreamArg || process.env['UPSTREAM'] || DEFAULT_UPSTREAM, validateRequests: values['validate-requests'], ...common };
 
   const child = spawn(process.execPath, [prismEntry(), ...prismArgs(options)], { cwd: ROOT, env: prismEnv(), stdio: 'inherit' });
   // Ctrl-C reaches Prism through the process group; a SIGTERM from a CI runner is passed on.

@@ -20,6 +20,7 @@ import {
   expectNewestFirst,
   expectProblem,
   expectSuccess,
+  formEncodingClient,
   hintOf,
   method,
   outcomeOf,
@@ -118,7 +119,7 @@ const INVALID_REQUESTS: Partial<Record<OperationId, InvalidCase>> = {
     message: 'must be <= 86400',
   },
   getApiKeyUsage: { request: (w) => ({ path: { id: w.keyId }, query: { limit: 101 } }), field: 'query/limit', message: 'must be <= 100' },
-  listMembers: { request: () => ({ query: { cursor: 'not a cursor' } }), field: 'query/cursor', message: 'must match pattern "^[0-9A-Za-z_]{1,64}$"' },
+  listMembers: { request: () => ({ query: { cursor: 'not-a-cursor' } }), field: 'query/cursor', message: 'must match pattern "^[0-9A-Za-z_]{1,64}$"' },
   deleteMember: { request: (w) => ({ path: { id: w.keyId } }), field: 'params/id', message: 'must match pattern "^usr_[0-9A-Za-z]{8,40}$"' },
   listWorkspaces: { request: () => ({ query: { limit: 0 } }), field: 'query/limit', message: 'must be >= 1' },
   createWorkspace: { request: () => ({ body: { name: '' } }), field: 'body/name', message: 'must NOT have fewer than 1 characters' },
@@ -211,6 +212,13 @@ export function contractSuite(getTarget: () => ContractTarget): void {
           }
         });
       }
+    });
+
+    it('understands a query encoded as forms encode it (URLSearchParams, axios, Python requests: a space as +)', async () => {
+      const query = { name: 'no such key anywhere', limit: 5 };
+      const formEncoded = expectSuccess('listApiKeys', await formEncodingClient(target, target.ownerKey).listApiKeys({ query }));
+      const percentEncoded = expectSuccess('listApiKeys', await owner.listApiKeys({ query }));
+      expect(formEncoded).toEqual(percentEncoded);
     });
 
     describe('refuses invalid input before doing anything', () => {
