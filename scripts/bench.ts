@@ -1,33 +1,57 @@
 /**
- * `npm run bench`: requests/s and p99 latency for an authenticated GET /v1/me on the reference
- * server (SQLite store, warm cache) next to a bare Express hello route, measured in the same run
- * on loopback, and their ratio. Each target runs in its own process; the load comes from this one.
- *   BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50)
+ * `npm run bench`: requests/s and p99 latency of the reference server next to bare Express, in one
+ * run on loopback, and the ratio of each to bare Express:
+ *
+ * - bare Express 5 (ETag and x-powered-by off, one JSON route): the baseline;
+ * - GET /v1/me (authenticated), GET /v1/api-keys/{id} (authenticated, validated, one store read),
+ *   POST /v1/api-keys/verify (authenticated, body validated, the verified secret looked up);
+ * - on SQLite with 1 k keys and with 1 M keys (seeded once, cached under os.tmpdir(), copied per
+ *   run), and on PostgreSQL when DATABASE_URL is set and the adapter exists.
+ *
+ * Load: `BENCH_CALLERS` distinct keys spread over the store, each request of a connection using
+ * the next one (warm cache: every caller is used in the warm-up). Rounds interleave the targets
+ * (bare Express first in each round), and every ratio is taken against the bare Express figure of
+ * its own round, so a machine whose load drifts during the run still gives comparable ratios.
+ * Each server runs in its own process; the load comes from this one.
+ *
+ *   BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
+ *   BENCH_STORES (sqlite-1k,sqlite-1m,postgres), DATABASE_URL
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedPostgres } from './bench/seed-postgres.ts';
+import { copyInto, seededSqlite, type Caller } from './bench/seed-sqlite.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
+const callerCount = Number(process.env['BENCH_CALLERS'] ?? 100);
+const stores = new Set((process.env['BENCH_STORES'] ?? 'sqlite-1k,sqlite-1m,postgres').split(','));
+const databaseUrl = process.env['DATABASE_URL'];
+const log = (line: string) => console.error(line);
 
-interface Target {
+// ---------------------------------------------------------------- servers
+
+interface Server {
   url: string;
   output: () => string;
   stop: () => Promise<void>;
 }
 
-async function start(script: string, env: Record<string, string>): Promise<Target> {
+async function start(script: string, env: Record<string, string>): Promise<Server> {
   const child = spawn(process.execPath, [join(ROOT, script)], { env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${out}`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${out}`)));
     child.stdout.on('data', () => {
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) {
@@ -39,55 +63,185 @@ async function start(script: string, env: Record<string, string>): Promise<Targe
   return {
     url,
     output: () => out,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
   };
 }
 
-interface Result {
+// ---------------------------------------------------------------- targets
+
+type Requests = NonNullable<autocannon.Options['requests']>;
+
+interface Target {
   name: string;
+  store: string;
+  url: string;
+  requests?: Requests;
+}
+
+function apiTargets(store: string, url: string, callers: Caller[]): Target[] {
+  const auth = (c: Caller) => ({ authorization: `Bearer ${c.secret}` });
+  return [
+    { name: 'GET /v1/me (auth)', store, url, requests: callers.map((c) => ({ method: 'GET', path: '/v1/me', headers: auth(c) })) },
+    {
+      name: 'GET /v1/api-keys/{id} (auth + validation + store read)',
+      store,
+      url,
+      requests: callers.map((c) => ({ method: 'GET', path: `/v1/api-keys/${c.id}`, headers: auth(c) })),
+    },
+    {
+      name: 'POST /v1/api-keys/verify (auth + body validation)',
+      store,
+      url,
+      requests: callers.map((c) => ({
+        method: 'POST',
+        path: '/v1/api-keys/verify',
+        headers: { ...auth(c), 'content-type': 'application/json' },
+        body: JSON.stringify({ secret: c.secret, scopes: ['api_keys:read'] }),
+      })),
+    },
+  ];
+}
+
+interface Sample {
   rps: number;
   p99: number;
   errors: number;
   non2xx: number;
 }
 
-async function measure(name: string, url: string, headers: Record<string, string> = {}): Promise<Result> {
-  // Warm up (caches, JIT) before measuring.
-  await autocannon({ url, connections, duration: 2, headers });
-  const r = await autocannon({ url, connections, duration: seconds, headers });
-  return { name, rps: r.requests.average, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
+async function measure(target: Target, duration: number): Promise<Sample> {
+  const r = await autocannon({
+    url: target.url,
+    connections,
+    duration,
+    ...(target.requests ? { requests: target.requests } : {}),
+  });
+  return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-'));
-const results: Result[] = [];
-const hello = await start('scripts/bench/hello.ts', {});
+// ---------------------------------------------------------------- run
+
+const startLoad = loadavg();
+const servers: Server[] = [];
+const dataDirs: string[] = [];
+const targets: Target[] = [];
+const notes: string[] = [];
+let cacheMemory: { count: number; bytesPerKey: number } | null = null;
+
 try {
-  results.push(await measure('bare Express (ETag off)', `${hello.url}/hello`));
+  const hello = await start('scripts/bench/hello.ts', {});
+  servers.push(hello);
+  targets.push({ name: 'bare Express (ETag off)', store: '-', url: `${hello.url}/hello` });
+
+  for (const [label, organizations] of [
+    ['sqlite-1k', 1],
+    ['sqlite-1m', 1000],
+  ] as const) {
+    if (!stores.has(label)) continue;
+    const seeded = await seededSqlite({ organizations, keysPerOrganization: 1000, callers: callerCount }, log);
+    const storeName = `SQLite, ${seeded.keys >= 1e6 ? `${seeded.keys / 1e6} M` : `${seeded.keys / 1e3} k`} keys`;
+    notes.push(`${storeName}: ${seeded.seededIn === null ? 'seeded file from the cache' : `seeded in ${seeded.seededIn.toFixed(1)} s`} (${organizations} organization(s) × 1000 keys)`);
+    const dataDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-'));
+    dataDirs.push(dataDir);
+    copyInto(seeded.file, dataDir);
+    const api = await start('server/src/main.ts', { DATA_DIR: dataDir, RATE_LIMIT_PER_MINUTE: '0' });
+    servers.push(api);
+    targets.push(...apiTargets(storeName, api.url, seeded.callers));
+    if (label === 'sqlite-1m') {
+      // A separate copy: the server owns its file.
+      const memoryDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-'));
+      dataDirs.push(memoryDir);
+      copyInto(seeded.file, memoryDir);
+      cacheMemory = await cacheMemoryPerKey(join(memoryDir, 'heykeys.db'), 100_000);
+    }
+  }
+
+  if (stores.has('postgres')) {
+    if (!databaseUrl) notes.push('PostgreSQL: skipped (DATABASE_URL is not set)');
+    else if (!existsSync(join(ROOT, 'server/src/store/postgres.ts'))) notes.push('PostgreSQL: skipped (server/src/store/postgres.ts does not exist yet)');
+    else {
+      try {
+        const seeded = await seedPostgres(databaseUrl, callerCount);
+        const api = await start('server/src/main.ts', { DATABASE_URL: databaseUrl, RATE_LIMIT_PER_MINUTE: '0' });
+        servers.push(api);
+        targets.push(...apiTargets('PostgreSQL', api.url, seeded.callers));
+        notes.push(`PostgreSQL: ${callerCount} keys in a new organization (${seeded.organizations} organizations in the database)`);
+      } catch (error) {
+        notes.push(`PostgreSQL: skipped (${(error as Error).message.split('\n')[0]})`);
+      }
+    }
+  }
+  for (const note of notes) log(note);
+
+  // Warm every target (JIT, every caller's credential cached), then interleaved rounds.
+  for (const target of targets) await measure(target, 2);
+  const samples = targets.map(() => [] as Sample[]);
+  for (let round = 0; round < rounds; round++) {
+    log(`round ${round + 1}/${rounds}, load average ${loadavg()[0]!.toFixed(2)}`);
+    for (const [i, target] of targets.entries()) {
+      await measure(target, 1);
+      samples[i]!.push(await measure(target, seconds));
+    }
+  }
+  report(samples);
 } finally {
-  await hello.stop();
-}
-const api = await start('server/src/main.ts', { DATA_DIR: dataDir, RATE_LIMIT_PER_MINUTE: '0' });
-try {
-  const secret = /Owner API key[^\n]*\n\s*\n\s*(\S+)/.exec(api.output())?.[1];
-  if (!secret) throw new Error(`no owner key printed:\n${api.output()}`);
-  results.push(await measure('GET /v1/me (auth + validation, SQLite)', `${api.url}/v1/me`, { authorization: `Bearer ${secret}` }));
-} finally {
-  await api.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await Promise.all(servers.map((s) => s.stop()));
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 }
 
-const base = results[0]!.rps;
-console.log(`\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${connections} connections, ${seconds} s per target, loopback\n`);
-console.log('| target | req/s | p99 ms | ratio to bare Express | errors | non-2xx |');
-console.log('|---|---:|---:|---:|---:|---:|');
-for (const r of results) {
-  console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(1)} | ${(r.rps / base).toFixed(2)} | ${r.errors} | ${r.non2xx} |`);
+async function cacheMemoryPerKey(file: string, count: number): Promise<{ count: number; bytesPerKey: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', join(ROOT, 'scripts/bench/cache-memory.ts'), file, String(count)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`cache-memory exited with ${code}`);
+  return JSON.parse(out);
 }
-if (results.some((r) => r.errors > 0 || r.non2xx > 0)) {
-  console.error('\nSome requests failed: the figures above are not valid.');
-  process.exitCode = 1;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function report(samples: Sample[][]): void {
+  const base = samples[0]!;
+  const endLoad = loadavg();
+  console.log(
+    `\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
+      `load average ${startLoad.map((l) => l.toFixed(2)).join(' ')} at start, ${endLoad.map((l) => l.toFixed(2)).join(' ')} at end.`,
+  );
+  console.log(`${connections} connections, ${callerCount} distinct keys, ${rounds} rounds × ${seconds} s per target (medians shown), loopback.`);
+  for (const note of notes) console.log(`- ${note}`);
+  if (cacheMemory) console.log(`- Memory per cached key: ${cacheMemory.bytesPerKey} bytes of V8 heap (${cacheMemory.count} keys cached from the 1 M-key store).`);
+  console.log('\n| target | store | req/s | p99 ms | ratio to bare Express (min–max) | errors | non-2xx |');
+  console.log('|---|---|---:|---:|---:|---:|---:|');
+  for (const [i, target] of targets.entries()) {
+    const s = samples[i]!;
+    const ratios = s.map((x, round) => x.rps / base[round]!.rps);
+    const errors = s.reduce((n, x) => n + x.errors, 0);
+    const non2xx = s.reduce((n, x) => n + x.non2xx, 0);
+    console.log(
+      `| ${target.name} | ${target.store} | ${median(s.map((x) => x.rps)).toFixed(0)} | ${median(s.map((x) => x.p99)).toFixed(1)} | ` +
+        `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ${errors} | ${non2xx} |`,
+    );
+  }
+  // What growing the store from 1 k to 1 M keys costs, per endpoint (median of per-round ratios).
+  const small = targets.filter((t) => t.store === 'SQLite, 1 k keys');
+  for (const t of small) {
+    const j = targets.findIndex((u) => u.store === 'SQLite, 1 M keys' && u.name === t.name);
+    if (j === -1) continue;
+    const i = targets.indexOf(t);
+    const growth = samples[j]!.map((x, round) => 1 - x.rps / samples[i]![round]!.rps);
+    console.log(`\n${t.name}: 1 M keys cost ${(100 * median(growth)).toFixed(1)} % of the 1 k-key throughput (per round: ${growth.map((g) => `${(100 * g).toFixed(1)} %`).join(', ')}).`);
+  }
+  if (samples.some((s) => s.some((x) => x.errors > 0 || x.non2xx > 0))) {
+    console.error('\nSome requests failed: the figures above are not valid.');
+    process.exitCode = 1;
+  }
 }
