@@ -235,9 +235,16 @@ export function contractSuite(getTarget: () => ContractTarget): void {
               extras: { errors: [{ field: invalid.field, message: invalid.message }] },
             });
           } else {
+            // Prism answers with the example of the operation's 422, else its 400, and names what
+            // it found in `sl-violations`: that header proves the refusal came from validation.
             const status = declaredErrorStatuses(operationId).includes(422) ? 422 : 400;
             expect(result.response.status).toBe(status);
             expect(result.error?.status).toBe(status);
+            const [where, ...name] = invalid.field.split('/');
+            const violations = JSON.parse(result.response.headers.get('sl-violations') ?? '[]') as { location: string[] }[];
+            // (Prism reports path parameter names in lower case.)
+            const located = violations.map((v) => v.location.join('/').toLowerCase());
+            expect(located).toContain(['request', where === 'params' ? 'path' : where, ...name].join('/').toLowerCase());
           }
         });
       }
