@@ -159,7 +159,12 @@ async function main(argv: string[]): Promise<void> {
   const child = spawn(process.execPath, [prismEntry(), ...prismArgs(options)], { cwd: ROOT, env: prismEnv(), stdio: 'inherit' });
   // Ctrl-C reaches Prism through the process group; a SIGTERM from a CI runner is passed on.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  child.on('exit', (code, signal) => {
+    if (code !== null) process.exit(code);
+    // Ended by a signal: end the same way, so the caller sees how Prism ended (130 for Ctrl-C, 143 for SIGTERM).
+    process.removeAllListeners(signal!);
+    process.kill(process.pid, signal!);
+  });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -10,7 +10,7 @@ import type { ContractTarget } from './target.ts';
 
 const mock = setupMockServer();
 
-export const target: ContractTarget = {
+const target: ContractTarget = {
   name: 'msw (node)',
   baseUrl: mock.api.baseUrl,
   ownerKey: '',

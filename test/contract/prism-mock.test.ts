@@ -13,7 +13,7 @@ import type { ContractTarget } from './target.ts';
 
 let prism: RunningPrism;
 
-export const target: ContractTarget = {
+const target: ContractTarget = {
   name: 'prism mock',
   baseUrl: '',
   // Prism checks that credentials are present and well-formed, not that they exist.

@@ -14,7 +14,7 @@ import type { ContractTarget } from './target.ts';
 let server: ServerProcess;
 let prism: RunningPrism;
 
-export const target: ContractTarget = {
+const target: ContractTarget = {
   name: 'prism proxy → server (sqlite)',
   baseUrl: '',
   ownerKey: '',

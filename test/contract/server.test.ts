@@ -10,7 +10,7 @@ import type { ContractTarget } from './target.ts';
 
 let server: ServerProcess;
 
-export const target: ContractTarget = {
+const target: ContractTarget = {
   name: 'server (sqlite)',
   baseUrl: '',
   ownerKey: '',
