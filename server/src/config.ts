@@ -6,6 +6,7 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  databasePoolSize: number;
   keyPrefix: string;
   usageRetentionDays: number;
   rateLimitPerMinute: number;
@@ -31,6 +32,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env['HOST'] || '127.0.0.1',
     dataDir: resolve(env['DATA_DIR'] || './data'),
     databaseUrl: env['DATABASE_URL'] || undefined,
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1),
     keyPrefix: env['KEY_PREFIX'] || 'hey_',
     usageRetentionDays: int(env, 'USAGE_RETENTION_DAYS', 30, 1),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 6000),

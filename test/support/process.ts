@@ -10,6 +10,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The test runner's environment without DATABASE_URL: these servers use SQLite in their own data
+ * folder unless a test passes DATABASE_URL explicitly (the PostgreSQL reruns do).
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _ignored, ...rest } = process.env;
+  return rest;
+}
 const KEY = /\b[a-z][a-z0-9_]{0,15}[0-9A-Za-z]{36}\b/;
 
 export interface ServerProcess {
@@ -48,7 +57,7 @@ export async function spawnServer(options: { dataDir?: string; env?: Record<stri
   const child = spawn(process.execPath, [join(ROOT, 'server/src/main.ts')], {
     cwd: ROOT,
     env: {
-      ...process.env,
+      ...inheritedEnv(),
       PORT: String(port),
       DATA_DIR: dataDir,
       FLUSH_INTERVAL_MS: '50',
@@ -100,7 +109,7 @@ export async function spawnServer(options: { dataDir?: string; env?: Record<stri
 export async function runCli(args: string[], env: Record<string, string>): Promise<string> {
   const child = spawn(process.execPath, [join(ROOT, 'server/src/cli.ts'), ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...inheritedEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -250,3 +250,23 @@ describe('verify', () => {
     expect((await service.verify(ctx(owner), { secret: other.secret })).code).toBe('NOT_FOUND');
   });
 });
+
+describe('batched writes', () => {
+  it('a failed flush keeps its batch for the next one; flushes run in order', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k' });
+    const p = await auth(secret);
+    service.recordRequest({ principal: p, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null });
+    const recordUse = store.recordUse.bind(store);
+    store.recordUse = async () => {
+      throw new Error('database unavailable');
+    };
+    await expect(service.flush()).rejects.toThrow('database unavailable');
+    store.recordUse = recordUse;
+    const first = service.flush();
+    const second = service.flush();
+    await Promise.all([first, second]);
+    expect((await store.getKey(owner.key.org_id, key.id))!.last_used_at).toBe(clock.now());
+    expect((await store.listUsage(owner.key.org_id, key.id, { limit: 10 })).data).toHaveLength(1);
+    expect(service.pendingWrites).toBe(0);
+  });
+});

@@ -98,6 +98,8 @@ export interface NewOrganizationResult {
 }
 
 const WRITE_ATTEMPTS = 5;
+/** Usage entries kept in memory while the store cannot take them (oldest dropped first). */
+const MAX_QUEUED_USAGE = 100_000;
 
 export class KeyService {
   readonly store: Store;
@@ -269,8 +271,20 @@ export class KeyService {
     });
   }
 
-  /** Writes queued last-use times and usage entries. Called on a timer and at shutdown. */
-  async flush(): Promise<void> {
+  /**
+   * Writes queued last-use times and usage entries. Called on a timer, before usage reads and at
+   * shutdown. Flushes run one after another, so when this resolves everything queued before the
+   * call is in the store; a failed write puts its batch back in the queue for the next flush.
+   */
+  flush(): Promise<void> {
+    const run = this.#flushChain.then(() => this.#flushOnce());
+    this.#flushChain = run.catch(() => {});
+    return run;
+  }
+
+  #flushChain: Promise<void> = Promise.resolve();
+
+  async #flushOnce(): Promise<void> {
     const uses = this.#pendingUses;
     const usage = this.#pendingUsage;
     this.#pendingUses = new Map();
@@ -278,10 +292,28 @@ export class KeyService {
     for (const [digest, use] of uses) this.#flushingUses.set(digest, use);
     try {
       if (uses.size > 0) await this.store.recordUse([...uses.values()]);
-      if (usage.length > 0) await this.store.appendUsage(usage);
+    } catch (error) {
+      for (const [digest, use] of uses) {
+        const newer = this.#pendingUses.get(digest);
+        if (!newer || newer.at < use.at) this.#pendingUses.set(digest, use);
+      }
+      this.#requeueUsage(usage);
+      throw error;
     } finally {
       for (const [digest, use] of uses) if (this.#flushingUses.get(digest) === use) this.#flushingUses.delete(digest);
     }
+    try {
+      if (usage.length > 0) await this.store.appendUsage(usage);
+    } catch (error) {
+      this.#requeueUsage(usage);
+      throw error;
+    }
+  }
+
+  /** Puts a failed batch back ahead of newer entries, keeping at most MAX_QUEUED_USAGE (newest). */
+  #requeueUsage(batch: UsageEntry[]): void {
+    const queue = [...batch, ...this.#pendingUsage];
+    this.#pendingUsage = queue.length > MAX_QUEUED_USAGE ? queue.slice(queue.length - MAX_QUEUED_USAGE) : queue;
   }
 
   /**
@@ -526,7 +558,11 @@ export class KeyService {
       if (!stored || !visible(stored)) throw DomainError.notFound('API key', keyId);
       const current = this.#withQueuedUses(stored);
       const next = change(current);
-      if (!next) return current;
+      if (!next) {
+        // Nothing to write, but the cache may hold an older copy (e.g. another process's uses).
+        this.cache.dropKey(keyId);
+        return current;
+      }
       const written = { ...next.key, version: current.version + 1 };
       const ok = await this.store.writeKey({
         key: written,

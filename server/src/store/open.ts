@@ -3,10 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from './store.ts';
 
-export async function openStore(options: { databaseUrl?: string | undefined; dataDir: string }): Promise<Store> {
+export async function openStore(options: { databaseUrl?: string | undefined; databasePoolSize?: number; dataDir: string }): Promise<Store> {
   if (options.databaseUrl) {
     const { openPostgresStore } = await import('./postgres.ts');
-    return openPostgresStore(options.databaseUrl);
+    return openPostgresStore(options.databaseUrl, { poolSize: options.databasePoolSize ?? 10 });
   }
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const { openSqliteStore } = await import('./sqlite.ts');
