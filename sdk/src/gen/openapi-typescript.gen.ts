@@ -912,11 +912,17 @@ export interface components {
     };
     requestBodies: never;
     headers: {
-        /** @description RFC 6750 / RFC 7617 challenges for both accepted schemes. */
+        /**
+         * @description RFC 6750 / RFC 7617 challenges for both accepted schemes.
+         * @example Bearer realm="heykeys", Basic realm="heykeys", charset="UTF-8"
+         */
         "WWW-Authenticate": string;
         /** @description `no-store`: the body carries a secret. */
         "Cache-Control": "no-store";
-        /** @description Seconds until the rate limit window resets. */
+        /**
+         * @description Seconds until the rate limit window resets.
+         * @example 12
+         */
         "Retry-After": number;
     };
     pathItems: never;
@@ -982,7 +988,7 @@ export interface operations {
                 owner_type?: components["schemas"]["MemberType"];
                 /** @description Only keys that can reach this workspace. */
                 workspace_id?: components["schemas"]["WorkspaceId"];
-                /** @description Only keys whose name contains this text (case-insensitive). */
+                /** @description Only keys whose name contains this text (case-insensitive). A space may be sent as `+`, as forms encode it. */
                 name?: string;
             };
             header?: never;

@@ -52,7 +52,7 @@ export class DomainError extends Error {
   }
 
   static validation(errors: FieldError[]): DomainError {
-    const list = errors.map((e) => `${e.field} ${e.message}`).join('; ');
+    const list = errors.map((e) => `${e.field} ${e.message.replace(/\.+$/, '')}`).join('; ');
     const noun = errors.length === 1 ? 'field' : 'fields';
     return new DomainError('validation', `The request has ${errors.length} invalid ${noun}: ${list}.`, { errors });
   }

@@ -57,3 +57,10 @@ describe('key format', () => {
     expect(a).toMatch(/^key_[0-9A-Za-z]{22}$/);
   });
 });
+
+describe('ids made in the same millisecond', () => {
+  it('sort in the order they were made', () => {
+    const ids = Array.from({ length: 100 }, (_, i) => newId(nodeCrypto, 'evt', 1_700_000_000_000, i));
+    expect([...ids].sort()).toEqual(ids);
+  });
+});

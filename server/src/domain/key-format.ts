@@ -67,7 +67,10 @@ export function keyHint(prefix: string, secret: string): string {
   return `${prefix}...${secret.slice(-4)}`;
 }
 
-/** Time-sortable ids: prefix + 8 base62 chars of milliseconds + 14 random base62 chars. */
-export function newId(crypto: CryptoPort, prefix: string, nowMs: number): string {
-  return `${prefix}_${toBase62(nowMs, 8)}${randomBase62(crypto, 14)}`;
+/**
+ * Time-sortable ids: prefix + 8 base62 chars of milliseconds + 3 of a per-millisecond sequence
+ * (so ids made in the same millisecond by one process still sort in creation order) + 11 random.
+ */
+export function newId(crypto: CryptoPort, prefix: string, nowMs: number, sequence = 0): string {
+  return `${prefix}_${toBase62(nowMs, 8)}${toBase62(sequence % 238_328, 3)}${randomBase62(crypto, 11)}`;
 }

@@ -131,8 +131,14 @@ export class KeyService {
     else this.cache.clear();
   }
 
+  #idMs = -1;
+  #idSequence = 0;
+
   #id(prefix: string): string {
-    return newId(this.crypto, prefix, this.clock.now());
+    const now = this.clock.now();
+    this.#idSequence = now === this.#idMs ? this.#idSequence + 1 : 0;
+    this.#idMs = now;
+    return newId(this.crypto, prefix, now, this.#idSequence);
   }
 
   // ---------------------------------------------------------------- organizations and bootstrap

@@ -206,7 +206,8 @@ const spec: OpenApiDocument = {
           {
             "name": "name",
             "in": "query",
-            "description": "Only keys whose name contains this text (case-insensitive).",
+            "description": "Only keys whose name contains this text (case-insensitive). A space may be sent as `+`, as forms encode it.",
+            "allowReserved": true,
             "schema": {
               "type": "string",
               "minLength": 1,
@@ -1863,10 +1864,12 @@ const spec: OpenApiDocument = {
         "description": "RFC 6750 / RFC 7617 challenges for both accepted schemes.",
         "schema": {
           "type": "string"
-        }
+        },
+        "example": "Bearer realm=\"heykeys\", Basic realm=\"heykeys\", charset=\"UTF-8\""
       },
       "Cache-Control": {
         "description": "`no-store`: the body carries a secret.",
+        "required": true,
         "schema": {
           "type": "string",
           "const": "no-store"
@@ -1877,7 +1880,8 @@ const spec: OpenApiDocument = {
         "schema": {
           "type": "integer",
           "minimum": 0
-        }
+        },
+        "example": 12
       }
     },
     "responses": {

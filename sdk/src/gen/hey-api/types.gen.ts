@@ -582,7 +582,7 @@ export type ListApiKeysData = {
          */
         workspace_id?: WorkspaceId;
         /**
-         * Only keys whose name contains this text (case-insensitive).
+         * Only keys whose name contains this text (case-insensitive). A space may be sent as `+`, as forms encode it.
          */
         name?: string;
     };
