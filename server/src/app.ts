@@ -77,6 +77,9 @@ export function createApp(deps: AppDeps): express.Express {
       validateFormats: true,
       ajvFormats: { mode: 'full' },
       ignoreUndocumented: false,
+      // The spec has no multipart/form-data body: without an uploader, no multipart middleware
+      // (and its promise) runs on every request. A multipart body still answers 415.
+      fileUploader: false,
     }),
   );
 

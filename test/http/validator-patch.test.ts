@@ -1,0 +1,164 @@
+/**
+ * What our patch of express-openapi-validator (patches/express-openapi-validator+*.patch, see
+ * docs/decisions/0007-fast-path.md) must keep and what it must change:
+ * - route lookup: same 404 / 405 (with Allow) / path parameters / malformed-URI 400 / first match
+ *   as before, and Express's strict and case-sensitive routing settings still honoured; but path
+ *   matchers compiled once per setting, not once per route per request;
+ * - once the spec is loaded, no promise hop between the validator's middlewares: the route runs
+ *   in the same tick as the request, and a validation error still reaches the error handler;
+ * - the query string is still validated (the URL is parsed only when it has a '?').
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ok = { '200': { description: 'ok', content: { 'application/json': { schema: { type: 'object' } } } } };
+const spec = {
+  openapi: '3.1.0',
+  info: { title: 'patch test', version: '1' },
+  paths: {
+    '/items': {
+      get: {
+        parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1 } }],
+        responses: ok,
+      },
+    },
+    // A literal path next to a templated one: the literal must win, as in the unpatched lookup.
+    '/items/special': { post: { responses: ok } },
+    '/items/{id}': {
+      get: {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^it_[a-z0-9é ]+$' } }],
+        responses: ok,
+      },
+      delete: { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: ok },
+    },
+  },
+};
+
+/** path-to-regexp as the validator loads it, so its calls can be counted. */
+const validatorRequire = createRequire(createRequire(import.meta.url).resolve('express-openapi-validator'));
+const pathToRegexpModule = validatorRequire('path-to-regexp') as { pathToRegexp: (...args: unknown[]) => unknown };
+
+interface Running {
+  url: string;
+  close: () => Promise<void>;
+  app: express.Express;
+  seen: { params: Record<string, string>; sameTick: boolean }[];
+}
+
+let running: Running | undefined;
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
+
+async function start(settings: Record<string, boolean> = {}): Promise<Running> {
+  const app = express();
+  for (const [name, value] of Object.entries(settings)) app.set(name, value);
+  const seen: Running['seen'] = [];
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    // Set when the microtask queue next drains: still false in the route if nothing in between
+    // waited for a promise.
+    res.locals['tickEnded'] = false;
+    queueMicrotask(() => (res.locals['tickEnded'] = true));
+    next();
+  });
+  app.use(express.json());
+  app.use(OpenApiValidator.middleware({ apiSpec: structuredClone(spec) as any, validateRequests: true, validateSecurity: false, fileUploader: false }));
+  const handler = (req: Request, res: Response) => {
+    seen.push({ params: { ...(req.params as Record<string, string>) }, sameTick: res.locals['tickEnded'] === false });
+    res.json({});
+  };
+  app.get('/items', handler);
+  app.post('/items/special', handler);
+  app.get('/items/:id', handler);
+  app.delete('/items/:id', handler);
+  app.use((err: { status?: number; message?: string; headers?: Record<string, string> }, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(err.status ?? 500).set(err.headers ?? {}).json({ message: err.message });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, app, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+async function call(path: string, method = 'GET'): Promise<{ status: number; allow: string | null; body: { message?: string } }> {
+  const res = await fetch(`${running!.url}${path}`, { method });
+  const text = await res.text();
+  return { status: res.status, allow: res.headers.get('allow'), body: text.startsWith('{') ? (JSON.parse(text) as { message?: string }) : { message: text } };
+}
+
+describe('route lookup with compiled matchers', () => {
+  it('answers 404 for an unknown path and 405 with Allow for a known path and another method', async () => {
+    running = await start();
+    expect((await call('/nothing')).status).toBe(404);
+    expect((await call('/items/it_1/extra')).status).toBe(404);
+    const wrong = await call('/items/it_1', 'PUT');
+    expect(wrong.status).toBe(405);
+    expect(wrong.allow?.split(', ').sort()).toEqual(['DELETE', 'GET']);
+    const literal = await call('/items/special');
+    expect(literal.status).toBe(405); // the literal path matched, not GET /items/{id} with id "special"
+    expect(literal.allow).toBe('POST');
+  });
+
+  it('decodes and validates path parameters, and refuses a malformed escape with 400', async () => {
+    running = await start();
+    expect((await call('/items/it_caf%C3%A9%201')).status).toBe(200);
+    expect(running.seen.at(-1)!.params).toEqual({ id: 'it_café 1' });
+    const invalid = await call('/items/nope');
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.message).toContain('pattern');
+    expect((await call('/items/it_%E0%A4%A')).status).toBe(400);
+  });
+
+  it("honours the app's strict and case-sensitive routing settings", async () => {
+    running = await start();
+    expect((await call('/items/')).status).toBe(200);
+    expect((await call('/ITEMS')).status).toBe(200);
+    await running.close();
+    running = await start({ 'strict routing': true, 'case sensitive routing': true });
+    expect((await call('/items')).status).toBe(200);
+    expect((await call('/items/')).status).toBe(404);
+    expect((await call('/ITEMS')).status).toBe(404);
+  });
+
+  it('compiles the path matchers once, not on every request', async () => {
+    running = await start();
+    await call('/items'); // the first request loads the spec and compiles
+    const original = pathToRegexpModule.pathToRegexp;
+    let calls = 0;
+    pathToRegexpModule.pathToRegexp = (...args: unknown[]) => {
+      calls++;
+      return original(...args);
+    };
+    try {
+      for (const path of ['/items', '/items/it_1', '/items/it_2', '/nothing']) expect([200, 404]).toContain((await call(path)).status);
+    } finally {
+      pathToRegexpModule.pathToRegexp = original;
+    }
+    // Unpatched, every lookup compiles the routes in order until one matches: 10 calls here.
+    expect(calls).toBe(0);
+  });
+});
+
+describe('middlewares once the spec is loaded', () => {
+  it('reach the route in the same tick as the request, without a promise hop', async () => {
+    running = await start();
+    await call('/items/it_1'); // the first request may have to wait for the spec to load
+    await call('/items/it_2');
+    await call('/items?limit=2');
+    expect(running.seen.slice(1).map((s) => s.sameTick)).toEqual([true, true]);
+  });
+
+  it('still send validation errors to the error handler, and still validate the query string', async () => {
+    running = await start();
+    await call('/items');
+    const bad = await call('/items?limit=0');
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toContain('limit');
+    expect((await call('/items?unknown=1')).status).toBe(400);
+    expect((await call('/items?limit=2')).status).toBe(200);
+  });
+});
