@@ -75,7 +75,7 @@ describe('routes', () => {
     expect(missing.body.detail).toBe('No such route. The API is described in openapi.yaml.');
     const method = await call('/v1/me', { key: fx.acme.ownerKey.secret, method: 'PUT', body: {} });
     expect(method.status).toBe(405);
-    expect(method.body.detail).toBe('PUT method not allowed');
+    expect(method.body.detail).toBe('PUT method not allowed; this path accepts GET.');
   });
 });
 

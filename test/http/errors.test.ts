@@ -102,7 +102,13 @@ describe('errors are problems', () => {
     expect(missing.headers.get('content-type')).toContain('application/problem+json');
     const wrong = await fetch(`${server.url}/v1/scopes`, { method: 'PUT', headers: auth });
     expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET');
     expect((await wrong.json()).code).toBe('method_not_allowed');
+    // A concrete path wins over a templated one: this is the verify path, not getApiKey("verify").
+    const verify = await fetch(`${server.url}/v1/api-keys/verify`, { headers: auth });
+    expect(verify.status).toBe(405);
+    expect(verify.headers.get('allow')).toBe('POST');
+    expect(server.logs).toEqual([]);
   });
 
   it('a key sent without a scheme is not echoed back', async () => {

@@ -181,7 +181,7 @@ export function createDispatcher(options: PipelineOptions): Dispatch {
       if (!operation) {
         const methods = [...pathMethods].find(([pattern]) => pattern.test(path))?.[1];
         throw methods
-          ? Object.assign(new Error(`${request.method} method not allowed`), { status: 405 })
+          ? Object.assign(new Error(`${request.method} method not allowed`), { status: 405, headers: { Allow: methods.join(', ') } })
           : Object.assign(new Error('not found'), { status: 404 });
       }
       const params = pathParams(operation, path);

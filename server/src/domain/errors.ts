@@ -38,6 +38,8 @@ export interface ErrorExtras {
   missing_scopes?: string[];
   policy?: string;
   retry_after_seconds?: number;
+  /** Methods the path accepts (405 only). */
+  allow?: string;
 }
 
 export class DomainError extends Error {

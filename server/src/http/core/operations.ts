@@ -64,14 +64,20 @@ export function operationsOf(spec: OpenApiDocument): Operation[] {
   return operations;
 }
 
-/** Finds the operation for a method and path; literal segments win over parameters. */
+/**
+ * Finds the operation for a method and path the way OpenAPI matches paths: the path template
+ * first, concrete templates before templated ones, then the method. `GET /v1/api-keys/verify` is
+ * the verify path (which has no GET: a 405), not getApiKey with the id "verify".
+ */
 export function operationMatcher(operations: Operation[]): (method: string, path: string) => Operation | undefined {
-  const byMethod = new Map<string, Operation[]>();
+  const byPath = new Map<string, { pattern: RegExp; methods: Map<string, Operation> }>();
   for (const op of operations) {
-    const list = byMethod.get(op.method) ?? [];
-    list.push(op);
-    byMethod.set(op.method, list);
+    const entry = byPath.get(op.path) ?? { pattern: op.pattern, methods: new Map() };
+    entry.methods.set(op.method, op);
+    byPath.set(op.path, entry);
   }
-  for (const list of byMethod.values()) list.sort((a, b) => a.path.split('{').length - b.path.split('{').length);
-  return (method, path) => byMethod.get(method.toLowerCase())?.find((op) => op.pattern.test(path));
+  const paths = [...byPath.entries()]
+    .sort(([a], [b]) => a.split('{').length - b.split('{').length)
+    .map(([, entry]) => entry);
+  return (method, path) => paths.find((entry) => entry.pattern.test(path))?.methods.get(method.toLowerCase());
 }

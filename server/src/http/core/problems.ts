@@ -98,6 +98,7 @@ export function problemResponse(error: DomainError, instance: string, requestId?
     challenge(authenticateChallenges({ code: 'invalid_request', description: error.message }));
   }
   if (retry_after_seconds !== undefined) headers.push(['Retry-After', String(retry_after_seconds)]);
+  if (error.extras.allow) headers.push(['Allow', error.extras.allow]);
   return { status, headers, body };
 }
 
@@ -128,7 +129,10 @@ export function toDomainError(err: unknown): DomainError {
     return DomainError.validation(errors);
   }
   if (status === 404) return new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
-  if (status === 405) return new DomainError('method_not_allowed', e.message ?? 'Method not allowed on this route.');
+  if (status === 405) {
+    const allow = (e as { headers?: { Allow?: string } }).headers?.Allow?.toUpperCase().split(/,\s*/).sort().join(', ');
+    return new DomainError('method_not_allowed', `${e.message ?? 'Method not allowed on this route'}; this path accepts ${allow ?? 'other methods'}.`, allow ? { allow } : {});
+  }
   if (status === 413) return new DomainError('payload_too_large', 'The request body exceeds 64 KiB.');
   if (status === 415) return new DomainError('unsupported_media_type', 'Send the body as application/json.');
   if (status === 400) return new DomainError('validation', e.message ?? 'The request is malformed.');
