@@ -10,9 +10,19 @@ export class CredentialCache {
   readonly #digestsByKey = new Map<string, Set<string>>();
   readonly #policies = new Map<string, Policy>();
   readonly #max: number;
+  #generation = 0;
 
   constructor(maxEntries = 100_000) {
     this.#max = maxEntries;
+  }
+
+  /**
+   * Moves on every drop. A lookup notes it before asking the store and caches its answer only if
+   * it has not moved: an answer read before a change, arriving after the change was heard, must
+   * not be cached (it would outlive the change).
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   get size(): number {
@@ -36,6 +46,7 @@ export class CredentialCache {
 
   /** Drops every cached secret of the key. */
   dropKey(keyId: string): void {
+    this.#generation++;
     const digests = this.#digestsByKey.get(keyId);
     if (!digests) return;
     for (const d of digests) this.#byDigest.delete(d);
@@ -57,10 +68,12 @@ export class CredentialCache {
   }
 
   dropPolicy(orgId: string): void {
+    this.#generation++;
     this.#policies.delete(orgId);
   }
 
   clear(): void {
+    this.#generation++;
     this.#byDigest.clear();
     this.#digestsByKey.clear();
     this.#policies.clear();

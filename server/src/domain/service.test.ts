@@ -270,3 +270,24 @@ describe('batched writes', () => {
     expect(service.pendingWrites).toBe(0);
   });
 });
+
+describe('the credential cache', () => {
+  it('does not keep an answer read before a change that was heard while the read was in flight', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k' });
+    const find = store.findCredential.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    store.findCredential = async (d) => {
+      const answer = await find(d); // read before the revoke…
+      await gate; // …answered after it
+      return answer;
+    };
+    const first = auth(secret);
+    await new Promise((r) => setTimeout(r, 5));
+    await service.revokeKey(ctx(owner), key.id); // drops the key from the cache (a store event would too)
+    release();
+    await first; // authenticated with the stale row: it was in flight when the revoke happened
+    store.findCredential = find;
+    await rejects(auth(secret), 'key_revoked'); // but the stale row was not cached
+  });
+});

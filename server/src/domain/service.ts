@@ -200,10 +200,11 @@ export class KeyService {
     const digest = this.crypto.sha256Hex(secret);
     let credential = this.cache.get(digest);
     if (!credential) {
+      const generation = this.cache.generation;
       const found = await this.store.findCredential(digest);
       if (!found) return null;
       credential = found;
-      this.cache.set(digest, credential);
+      if (this.cache.generation === generation) this.cache.set(digest, credential);
     }
     // Defence in depth: the lookup was by digest; confirm it without leaking timing.
     const stored = credential.secret === 'previous' ? credential.key.prev_digest : credential.key.digest;
@@ -214,8 +215,9 @@ export class KeyService {
   async policy(orgId: string): Promise<Policy> {
     const cached = this.cache.getPolicy(orgId);
     if (cached) return cached;
+    const generation = this.cache.generation;
     const policy = (await this.store.getPolicy(orgId)) ?? { ...DEFAULT_POLICY };
-    this.cache.setPolicy(orgId, policy);
+    if (this.cache.generation === generation) this.cache.setPolicy(orgId, policy);
     return policy;
   }
 
