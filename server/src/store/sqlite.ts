@@ -24,6 +24,7 @@ import type {
   Workspace,
 } from '../domain/model.ts';
 import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent } from './store.ts';
+import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 
 /** How long a write waits for another connection's lock (e.g. a maintenance tool) before failing. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -179,43 +180,9 @@ interface AuditRow {
   changes: string | null;
 }
 
-const KEY_COLUMNS = [
-  'id', 'org_id', 'name', 'name_folded', 'description', 'permission', 'owner_type', 'owner_id', 'owner_name',
-  'created_by', 'workspace_access', 'workspace_id', 'status', 'disabled_reason', 'created_at', 'updated_at',
-  'expires_at', 'revoked_at', 'inactivity_from', 'last_used_at', 'digest', 'hint', 'prev_digest', 'prev_hint',
-  'prev_expires_at', 'prev_last_used_at', 'version',
-] as const;
 
-function keyParams(key: KeyRecord): Record<(typeof KEY_COLUMNS)[number], SQLInputValue> {
-  return {
-    id: key.id,
-    org_id: key.org_id,
-    name: key.name,
-    name_folded: key.name.toLowerCase(),
-    description: key.description,
-    permission: JSON.stringify(key.permission),
-    owner_type: key.owner.type,
-    owner_id: key.owner.id,
-    owner_name: key.owner.name,
-    created_by: JSON.stringify(key.created_by),
-    workspace_access: JSON.stringify(key.workspace_access),
-    workspace_id: key.workspace_id,
-    status: key.status,
-    disabled_reason: key.disabled_reason,
-    created_at: key.created_at,
-    updated_at: key.updated_at,
-    expires_at: key.expires_at,
-    revoked_at: key.revoked_at,
-    inactivity_from: key.inactivity_from,
-    last_used_at: key.last_used_at,
-    digest: key.digest,
-    hint: key.hint,
-    prev_digest: key.prev_digest,
-    prev_hint: key.prev_hint,
-    prev_expires_at: key.prev_expires_at,
-    prev_last_used_at: key.prev_last_used_at,
-    version: key.version,
-  };
+function keyParams(key: KeyRecord): Record<KeyColumn, SQLInputValue> {
+  return keyColumnValues(key);
 }
 
 function toKey(row: KeyRow): KeyRecord {
