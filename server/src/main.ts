@@ -20,12 +20,14 @@ const service = new KeyService({
   usageRetentionDays: config.usageRetentionDays,
 });
 
-if ((await store.countOrganizations()) === 0) {
-  const created = await service.createOrganization({
-    name: config.bootstrapOrgName,
-    owner_name: 'Owner',
-    owner_email: config.bootstrapOwnerEmail,
-  });
+// First start on an empty store: one organization, even when several instances start together.
+const created = await service.createOrganization({
+  name: config.bootstrapOrgName,
+  owner_name: 'Owner',
+  owner_email: config.bootstrapOwnerEmail,
+  onlyIfNone: true,
+});
+if (created) {
   // Shown once, on purpose: only the digest is stored, so this is the only time anyone sees it.
   process.stdout.write(
     [

@@ -150,8 +150,13 @@ export class KeyService {
 
   // ---------------------------------------------------------------- organizations and bootstrap
 
-  /** Creates an organization with an owner and an owner key (permission all, never expires). */
-  async createOrganization(input: { name: string; owner_name: string; owner_email: string }): Promise<NewOrganizationResult> {
+  /**
+   * Creates an organization with an owner and an owner key (permission all, never expires).
+   * With `onlyIfNone` (first start), returns null when the store already holds one.
+   */
+  async createOrganization(input: { name: string; owner_name: string; owner_email: string; onlyIfNone: true }): Promise<NewOrganizationResult | null>;
+  async createOrganization(input: { name: string; owner_name: string; owner_email: string; onlyIfNone?: false }): Promise<NewOrganizationResult>;
+  async createOrganization(input: { name: string; owner_name: string; owner_email: string; onlyIfNone?: boolean }): Promise<NewOrganizationResult | null> {
     const now = this.clock.now();
     const organization: Organization = { id: this.#id('org'), name: input.name, created_at: now };
     const owner: Member = {
@@ -179,8 +184,8 @@ export class KeyService {
       now,
     });
     const audit = [this.#audit(organization.id, 'api_key.created', key.id, key.id, null, null, now)];
-    await this.store.createOrganization({ org: organization, policy: { ...DEFAULT_POLICY }, owner, key, audit });
-    return { organization, owner, key, secret };
+    const created = await this.store.createOrganization({ only_if_none: input.onlyIfNone, org: organization, policy: { ...DEFAULT_POLICY }, owner, key, audit });
+    return created ? { organization, owner, key, secret } : null;
   }
 
   /** Organizations never change once created, so they are cached for good. */

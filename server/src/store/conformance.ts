@@ -218,6 +218,19 @@ export function describeStoreConformance(
         expect(await allAudit('a')).toStrictEqual(a.audit);
       });
 
+      it('only_if_none creates the first organization once, even when asked concurrently, and never a second', async () => {
+        const results = await Promise.all(
+          ['a', 'b', 'c'].map((org) => store.createOrganization({ ...makeOrganization(org), only_if_none: true })),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.countOrganizations()).toBe(1);
+        const winner = (await store.listOrganizationIds())[0]!;
+        expect(await allAudit(winner.slice('org_'.length))).toHaveLength(1);
+        expect(await store.createOrganization({ ...makeOrganization('d'), only_if_none: true })).toBe(false);
+        expect(await store.createOrganization(makeOrganization('d'))).toBe(true);
+        expect(await store.countOrganizations()).toBe(2);
+      });
+
       it('counts and lists organizations', async () => {
         await seed();
         await store.createOrganization(makeOrganization('c'));

@@ -64,12 +64,14 @@ export class MemoryStore implements Store {
     return this.#orgs.size;
   }
 
-  async createOrganization(input: NewOrganization): Promise<void> {
+  async createOrganization(input: NewOrganization): Promise<boolean> {
+    if (input.only_if_none && this.#orgs.size > 0) return false;
     this.#orgs.set(input.org.id, clone(input.org));
     this.#policies.set(input.org.id, clone(input.policy));
     this.#members.set(input.owner.id, clone(input.owner));
     this.#putKey(input.key);
     this.#audit.push(...clone(input.audit));
+    return true;
   }
 
   async getOrganization(orgId: string): Promise<Organization | null> {

@@ -575,13 +575,19 @@ export class PostgresStore implements Store {
     return (await this.pool.query<{ n: number }>('SELECT count(*) AS n FROM organizations')).rows[0]!.n;
   }
 
-  async createOrganization(input: NewOrganization): Promise<void> {
-    await this.#transaction(async (db) => {
+  async createOrganization(input: NewOrganization): Promise<boolean> {
+    return this.#transaction(async (db) => {
+      if (input.only_if_none) {
+        // Instances starting together on an empty database: one creates, the others see it.
+        await db.query("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':heykeys-bootstrap'))");
+        if ((await db.query('SELECT 1 FROM organizations LIMIT 1')).rowCount) return false;
+      }
       await db.query('INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)', [input.org.id, input.org.name, input.org.created_at]);
       await this.#putPolicy(db, input.org.id, input.policy);
       await this.#insertMember(db, input.owner);
       await this.#insertKey(db, input.key);
       await this.#insertAudit(db, input.audit);
+      return true;
     });
   }
 

@@ -348,13 +348,16 @@ export class SqliteStore implements Store {
     return (this.#sql.countOrganizations.get() as { n: number }).n;
   }
 
-  async createOrganization(input: NewOrganization): Promise<void> {
-    this.#transaction(() => {
+  async createOrganization(input: NewOrganization): Promise<boolean> {
+    // BEGIN IMMEDIATE takes the write lock first, so two processes cannot both see an empty store.
+    return this.#transaction(() => {
+      if (input.only_if_none && this.db.prepare('SELECT 1 FROM organizations LIMIT 1').get()) return false;
       this.#sql.insertOrganization.run({ id: input.org.id, name: input.org.name, created_at: input.org.created_at });
       this.#putPolicy(input.org.id, input.policy);
       this.#insertMember(input.owner);
       this.#insertKey(input.key);
       this.#insertAudit(input.audit);
+      return true;
     });
   }
 

@@ -28,6 +28,8 @@ export interface MemberWithKey extends Member {
 }
 
 export interface NewOrganization {
+  /** Create it only if the store holds no organization yet (first start), atomically across processes. */
+  only_if_none?: boolean | undefined;
   org: Organization;
   policy: Policy;
   owner: Member;
@@ -68,7 +70,8 @@ export interface Store {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
 
   countOrganizations(): Promise<number>;
-  createOrganization(input: NewOrganization): Promise<void>;
+  /** False (and nothing written) when `only_if_none` is set and an organization exists. */
+  createOrganization(input: NewOrganization): Promise<boolean>;
   getOrganization(orgId: string): Promise<Organization | null>;
   listOrganizationIds(): Promise<string[]>;
 
