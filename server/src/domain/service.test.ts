@@ -291,3 +291,15 @@ describe('the credential cache', () => {
     await rejects(auth(secret), 'key_revoked'); // but the stale row was not cached
   });
 });
+
+describe('a key cannot outlive the key that creates it', () => {
+  it('refuses a longer or endless expiry from an expiring key, accepts one within it', async () => {
+    const { secret } = await service.createKey(ctx(owner), { name: 'short', expires_in_days: 7 });
+    const short = await auth(secret);
+    const e = await rejects(service.createKey(ctx(short), { name: 'forever', expires_at: null }), 'privilege_escalation');
+    expect(e.message).toContain('cannot outlive it');
+    await rejects(service.createKey(ctx(short), { name: 'longer', expires_in_days: 30 }), 'privilege_escalation');
+    const ok = await service.createKey(ctx(short), { name: 'within', expires_in_days: 7 });
+    expect(ok.key.expires_at).toBe(short.key.expires_at);
+  });
+});

@@ -517,6 +517,14 @@ export class KeyService {
     }
     const policy = await this.policy(orgId);
     const expiresAt = this.#expiry(input, policy, now);
+    const actorExpiry = actor.key.expires_at;
+    if (actorExpiry !== null && (expiresAt === null || expiresAt > actorExpiry)) {
+      // Outliving its creator would let a short-lived key mint access that lasts longer than its own.
+      throw new DomainError(
+        'privilege_escalation',
+        `This API key expires on ${iso(actorExpiry)}; a key it creates cannot outlive it: give an expires_at no later than that.`,
+      );
+    }
     const secret = generateKey(this.crypto, this.prefix);
     const key = this.#newKeyRecord({
       org_id: orgId,
