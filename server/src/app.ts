@@ -7,11 +7,13 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { randomUUID } from 'node:crypto';
+import { DomainError } from './domain/errors.ts';
 import type { KeyService } from './domain/service.ts';
 import { authenticate, operationOf, principalOf } from './http/auth.ts';
 import { problemHandler, type ErrorLogger } from './http/problem.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import { loadSpec, operationMatcher, operationsOf, type OpenApiDocument } from './http/spec.ts';
+import { series } from './http/pipeline.ts';
 import { usageLog } from './http/usage.ts';
 import { allHandlers } from './routes/index.ts';
 
@@ -30,6 +32,9 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** What express-openapi-validator leaves on a request it matched and validated. */
+type ValidatedRequest = Request & { openapi?: { schema?: { operationId?: string }; pathParams?: Record<string, string> } };
 
 export const consoleLogger: ErrorLogger = {
   error: (message, fields) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
@@ -51,56 +56,70 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('case sensitive routing', true);
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
 
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.get('x-request-id');
-    const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    res.locals['requestId'] = id;
-    res.set('X-Request-Id', id);
-    next();
+  const validator = OpenApiValidator.middleware({
+    apiSpec: structuredClone(spec) as any,
+    validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
+    validateResponses: deps.validateResponses ? { removeAdditional: false } : false,
+    validateSecurity: false,
+    validateFormats: true,
+    ajvFormats: { mode: 'full' },
+    ignoreUndocumented: false,
+    // The spec has no multipart/form-data body: without an uploader, no multipart middleware
+    // (and its promise) runs on every request. A multipart body still answers 415.
+    fileUploader: false,
   });
-  app.use(usageLog(service));
-  app.use(authenticate(service, operationMatcher(operations)));
-  app.use(rateLimit(deps.rateLimitPerMinute ?? 0, service.clock));
-  app.use(express.json({ limit: '64kb' }));
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    // A JSON request with no body at all is validated as an empty object, so it gets a 400
-    // listing what is missing instead of reaching a handler with no input.
-    if (req.body === undefined && operationOf(res)?.hasBody) req.body = {};
-    next();
-  });
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: structuredClone(spec) as any,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
-      validateResponses: deps.validateResponses ? { removeAdditional: false } : false,
-      validateSecurity: false,
-      validateFormats: true,
-      ajvFormats: { mode: 'full' },
-      ignoreUndocumented: false,
-      // The spec has no multipart/form-data body: without an uploader, no multipart middleware
-      // (and its promise) runs on every request. A multipart body still answers 415.
-      fileUploader: false,
-    }),
-  );
 
-  const router = express.Router({ caseSensitive: true });
-  for (const op of operations) {
-    const handler = handlers[op.operationId]!;
-    router[op.method](op.expressPath, async (req: Request, res: Response) => {
-      const principal = principalOf(res);
-      const result = await handler({
-        ctx: { principal, ip: req.ip ?? null, now: service.clock.now() },
-        params: req.params as Record<string, string>,
-        query: req.query as Record<string, unknown>,
-        body: req.body,
-      });
-      if (result.headers) res.set(result.headers);
-      res.status(result.status);
-      if (result.body === undefined) res.end();
-      else res.json(result.body);
+  // Dispatches to the operation authentication matched (and checked the scopes of), which must be
+  // the one the validator matched (and validated the request for), with the path parameters the
+  // validator decoded and validated. Express's router would match the path a third time.
+  const dispatch = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const operation = operationOf(res);
+    const validated = (req as ValidatedRequest).openapi;
+    const operationId = validated?.schema?.operationId;
+    if (operationId === undefined) return next();
+    if (operation?.operationId !== operationId) {
+      // Only the validator matched (say, a path in another letter case): there is no such route.
+      if (!operation) throw new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
+      throw new Error(`authenticated as ${operation.operationId} but validated as ${operationId}`);
+    }
+    const handler = handlers[operationId]!;
+    const principal = principalOf(res);
+    const result = await handler({
+      ctx: { principal, ip: req.ip ?? null, now: service.clock.now() },
+      params: validated!.pathParams ?? {},
+      query: req.query as Record<string, unknown>,
+      body: req.body,
     });
-  }
-  app.use(router);
+    if (result.headers) res.set(result.headers);
+    res.status(result.status);
+    if (result.body === undefined) res.end();
+    else res.json(result.body);
+  };
+
+  // The whole pipeline, in order, as one Express layer (http/pipeline.ts).
+  app.use(
+    series([
+      (req: Request, res: Response, next: NextFunction) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        res.locals['requestId'] = id;
+        res.setHeader('X-Request-Id', id);
+        next();
+      },
+      usageLog(service),
+      authenticate(service, operationMatcher(operations)),
+      rateLimit(deps.rateLimitPerMinute ?? 0, service.clock),
+      express.json({ limit: '64kb' }),
+      (req: Request, res: Response, next: NextFunction) => {
+        // A JSON request with no body at all is validated as an empty object, so it gets a 400
+        // listing what is missing instead of reaching a handler with no input.
+        if (req.body === undefined && operationOf(res)?.hasBody) req.body = {};
+        next();
+      },
+      ...validator,
+      dispatch,
+    ]),
+  );
   app.use(problemHandler(deps.logger ?? consoleLogger));
   return app;
 }
