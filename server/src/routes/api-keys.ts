@@ -1,9 +1,9 @@
 import { presentKey, presentKeyWithSecret, presentUsage, presentVerify } from '../domain/present.ts';
 import type { KeyService } from '../domain/service.ts';
-import { created, mapPage, noContent, ok, pageRequest, SECRET_HEADERS, type Handlers } from './types.ts';
+import { created, mapPage, noContent, ok, pageRequest, SECRET_HEADERS, defineHandlers } from './types.ts';
 
-export function apiKeyHandlers(service: KeyService): Handlers {
-  return {
+export function apiKeyHandlers(service: KeyService) {
+  return defineHandlers({
     listApiKeys: async ({ ctx, query }) => {
       const filter = {
         status: query['status'] as 'active' | 'disabled' | undefined,
@@ -44,5 +44,5 @@ export function apiKeyHandlers(service: KeyService): Handlers {
       const { key, secret } = await service.createKey(ctx, body, params['id']!);
       return created(presentKeyWithSecret(key, secret, ctx.now), SECRET_HEADERS);
     },
-  };
+  });
 }

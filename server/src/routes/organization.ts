@@ -2,10 +2,10 @@
 import type { AuditAction } from '../domain/model.ts';
 import { presentAudit, presentMember, presentTag, presentWorkspace } from '../domain/present.ts';
 import type { KeyService } from '../domain/service.ts';
-import { created, mapPage, noContent, ok, pageRequest, type Handlers } from './types.ts';
+import { created, mapPage, noContent, ok, pageRequest, defineHandlers } from './types.ts';
 
-export function organizationHandlers(service: KeyService): Handlers {
-  return {
+export function organizationHandlers(service: KeyService) {
+  return defineHandlers({
     listMembers: async ({ ctx, query }) => {
       const members = await service.listMembers(ctx, pageRequest(query));
       return ok({ ...mapPage(members, presentMember), seat_count: members.seat_count, machine_user_count: members.machine_user_count });
@@ -34,5 +34,5 @@ export function organizationHandlers(service: KeyService): Handlers {
     },
     getPolicy: async ({ ctx }) => ok(await service.policy(ctx.principal.key.org_id)),
     updatePolicy: async ({ ctx, body }) => ok(await service.updatePolicy(ctx, body)),
-  };
+  });
 }

@@ -1,6 +1,9 @@
 /** What a route handler sees and returns: validated input in, a typed response out. */
 import type { RequestContext } from '../domain/access.ts';
 import type { PageRequest } from '../domain/model.ts';
+import type { OperationId } from '../../../sdk/src/gen/operations.gen.ts';
+
+export type { OperationId };
 
 export interface HandlerInput {
   ctx: RequestContext;
@@ -19,6 +22,14 @@ export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
 
 /** Handlers keyed by operationId; createApp refuses to start when one is missing. */
 export type Handlers = Record<string, Handler>;
+
+/**
+ * A group of handlers whose keys must be operationIds of openapi.yaml (from the generated
+ * operation table): a typo, or an operation removed from the spec, is a compile error.
+ */
+export function defineHandlers<const H extends { [K in keyof H]: K extends OperationId ? Handler : never }>(handlers: H): H {
+  return handlers;
+}
 
 export const ok = (body: unknown): HandlerResult => ({ status: 200, body });
 export const created = (body: unknown, headers?: Record<string, string>): HandlerResult => ({ status: 201, body, ...(headers ? { headers } : {}) });
