@@ -9,12 +9,13 @@
  *   run), and on PostgreSQL when DATABASE_URL is set and the adapter exists.
  *
  * Load: `BENCH_CALLERS` distinct keys spread over the store, each request of a connection using
- * the next one (warm cache: every caller is used in the warm-up). Rounds interleave the targets
- * (bare Express first in each round), and every ratio is taken against the bare Express figure of
- * its own round, so a machine whose load drifts during the run still gives comparable ratios.
- * Each server runs in its own process; the load comes from this one.
+ * the next one (warm cache: every caller is used in the warm-up). Rounds interleave the targets:
+ * bare Express first and last, the endpoints' stores back to back, the order rotating from round to
+ * round. Every ratio is taken against bare Express in its own round, so a machine whose load drifts
+ * during the run still gives comparable ratios; medians over the rounds are shown.
+ * Each server runs in its own process; the load comes from this one. About 5 minutes.
  *
- *   BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
+ *   BENCH_SECONDS (4), BENCH_ROUNDS (5), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
  *   BENCH_STORES (sqlite-1k,sqlite-1m,postgres), DATABASE_URL
  */
 import autocannon from 'autocannon';
@@ -27,8 +28,8 @@ import { seedPostgres } from './bench/seed-postgres.ts';
 import { copyInto, seededSqlite, type Caller } from './bench/seed-sqlite.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
-const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const callerCount = Number(process.env['BENCH_CALLERS'] ?? 100);
 const stores = new Set((process.env['BENCH_STORES'] ?? 'sqlite-1k,sqlite-1m,postgres').split(','));
@@ -154,13 +155,7 @@ try {
     const api = await start('server/src/main.ts', { DATA_DIR: dataDir, RATE_LIMIT_PER_MINUTE: '0' });
     servers.push(api);
     targets.push(...apiTargets(storeName, api.url, seeded.callers));
-    if (label === 'sqlite-1m') {
-      // A separate copy: the server owns its file.
-      const memoryDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-'));
-      dataDirs.push(memoryDir);
-      copyInto(seeded.file, memoryDir);
-      cacheMemory = await cacheMemoryPerKey(join(memoryDir, 'heykeys.db'), 100_000);
-    }
+    if (label === 'sqlite-1m') cacheMemory = await cacheMemoryPerKey(seeded.file, 100_000);
   }
 
   if (stores.has('postgres')) {
@@ -183,17 +178,33 @@ try {
   // Warm every target (JIT, every caller's credential cached), then interleaved rounds.
   for (const target of targets) await measure(target, 2);
   const samples = targets.map(() => [] as Sample[]);
+  const bareAtEnd: Sample[] = [];
   for (let round = 0; round < rounds; round++) {
     log(`round ${round + 1}/${rounds}, load average ${loadavg()[0]!.toFixed(2)}`);
-    for (const [i, target] of targets.entries()) {
-      await measure(target, 1);
-      samples[i]!.push(await measure(target, seconds));
+    for (const i of roundOrder(round)) {
+      await measure(targets[i]!, 1);
+      samples[i]!.push(await measure(targets[i]!, seconds));
     }
+    bareAtEnd.push(await measure(targets[0]!, seconds));
   }
-  report(samples);
+  report(samples, bareAtEnd);
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
   for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Bare Express first, then the API targets grouped by endpoint, so each endpoint's stores run back
+ * to back. Groups, and stores within a group, rotate from round to round, so no target always runs
+ * late in a round (when a machine's load drifts, that would bias it).
+ */
+function roundOrder(round: number): number[] {
+  const groups = new Map<string, number[]>();
+  targets.forEach((t, i) => {
+    if (i > 0) groups.set(t.name, [...(groups.get(t.name) ?? []), i]);
+  });
+  const rotate = <T>(list: T[]): T[] => list.map((_, k) => list[(k + round) % list.length]!);
+  return [0, ...rotate([...groups.values()]).flatMap(rotate)];
 }
 
 async function cacheMemoryPerKey(file: string, count: number): Promise<{ count: number; bytesPerKey: number }> {
@@ -213,14 +224,18 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function report(samples: Sample[][]): void {
-  const base = samples[0]!;
+function report(samples: Sample[][], bareAtEnd: Sample[]): void {
+  // Each round's bare Express figure is the mean of its first and last measurement.
+  const base = samples[0]!.map((first, round) => ({ rps: (first.rps + bareAtEnd[round]!.rps) / 2 }));
   const endLoad = loadavg();
   console.log(
     `\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
       `load average ${startLoad.map((l) => l.toFixed(2)).join(' ')} at start, ${endLoad.map((l) => l.toFixed(2)).join(' ')} at end.`,
   );
-  console.log(`${connections} connections, ${callerCount} distinct keys, ${rounds} rounds × ${seconds} s per target (medians shown), loopback.`);
+  console.log(
+    `${connections} connections, ${callerCount} distinct keys, ${rounds} rounds × ${seconds} s per target (medians shown), loopback; ` +
+      'each ratio is to bare Express in the same round (measured first and last).',
+  );
   console.log('Every API request is authenticated (Bearer) and validated against openapi.yaml on a warm cache; the key read adds a store read, verify a JSON body and the verified secret\'s lookup.');
   for (const note of notes) console.log(`- ${note}`);
   if (cacheMemory) console.log(`- Memory per cached key: ${cacheMemory.bytesPerKey} bytes of V8 heap (${cacheMemory.count} keys cached from the 1 M-key store).`);

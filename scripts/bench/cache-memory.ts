@@ -3,11 +3,12 @@
  * store (exactly what authenticate caches on a miss: the key record as the store returns it), and
  * prints the growth of the V8 heap after full garbage collections, divided by the count.
  * Run with --expose-gc: `node --expose-gc scripts/bench/cache-memory.ts <file.db> <count>`.
- * The store is only read; point it at a copy anyway (opening migrates and may write a WAL).
+ * The file is opened read-only (the seeded template itself: no copy needed).
  */
 import { CredentialCache } from '../../server/src/domain/cache.ts';
 import { nodeCrypto } from '../../server/src/node-crypto.ts';
-import { openSqliteStore } from '../../server/src/store/sqlite.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { SqliteStore } from '../../server/src/store/sqlite.ts';
 import { benchSecret } from './seed-sqlite.ts';
 
 const [file, countArg] = process.argv.slice(2);
@@ -20,7 +21,7 @@ function heap(): number {
   return process.memoryUsage().heapUsed;
 }
 
-const store = openSqliteStore(file);
+const store = new SqliteStore(new DatabaseSync(file, { readOnly: true }));
 const cache = new CredentialCache(count);
 const before = heap();
 for (let i = 0; i < count; i++) {

@@ -11,7 +11,7 @@
  * shape; each bench run works on a copy, so usage written during a run never leaks into the next.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -79,6 +79,9 @@ export async function seededSqlite(shape: SeedShape, log: (line: string) => void
     return { file, keys: total, callers: JSON.parse(readFileSync(meta, 'utf8')) as Caller[], seededIn: null };
   }
   mkdirSync(CACHE_DIR, { recursive: true });
+  // Files seeded for other migrations are of no further use (and a 1 M-key one is ~830 MB).
+  const fingerprint = `sqlite-${migrationsFingerprint()}-`;
+  for (const old of readdirSync(CACHE_DIR)) if (old.startsWith('sqlite-') && !old.startsWith(fingerprint)) rmSync(join(CACHE_DIR, old), { force: true });
   const started = performance.now();
   const building = `${file}.${process.pid}.tmp`;
   for (const suffix of ['', '-wal', '-shm']) rmSync(building + suffix, { force: true });
@@ -156,8 +159,19 @@ export async function seededSqlite(shape: SeedShape, log: (line: string) => void
   return { file, keys: total, callers, seededIn: (performance.now() - started) / 1000 };
 }
 
-/** A private copy of the template in `dataDir`, named as the server expects (heykeys.db). */
+/**
+ * A private copy of the template in `dataDir`, named as the server expects (heykeys.db). Synced
+ * before it is used: otherwise the kernel writes the copy back (830 MB for 1 M keys) while the
+ * server runs, and the server's own fsyncs wait behind it.
+ */
 export function copyInto(template: string, dataDir: string): void {
   mkdirSync(dataDir, { recursive: true });
-  copyFileSync(template, join(dataDir, 'heykeys.db'), constants.COPYFILE_FICLONE);
+  const copy = join(dataDir, 'heykeys.db');
+  copyFileSync(template, copy, constants.COPYFILE_FICLONE);
+  const fd = openSync(copy, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
