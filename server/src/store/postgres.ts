@@ -16,7 +16,6 @@
  * `?options=-c search_path=<schema>` (docs/postgres.md).
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import type {
   AuditEvent,
@@ -36,6 +35,7 @@ import type {
 } from '../domain/model.ts';
 import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
+import { readMigrations, type Migration } from './migrations.ts';
 
 const MIGRATIONS_DIR = new URL('./migrations/postgres/', import.meta.url);
 
@@ -95,25 +95,11 @@ export function redactUrl(url: string): string {
 
 // ---------------------------------------------------------------- migrations
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration } from './migrations.ts';
 
-/** The migrations shipped with the server: `NNN_name.sql`, numbered 1, 2, 3… without gaps. */
+/** The migrations shipped with the server (see ./migrations.ts). */
 export function loadMigrations(dir: URL = MIGRATIONS_DIR): Migration[] {
-  const migrations: Migration[] = [];
-  for (const file of readdirSync(dir)) {
-    const match = /^(\d+)_(.+)\.sql$/.exec(file);
-    if (!match) continue;
-    migrations.push({ version: Number(match[1]), name: match[2]!, sql: readFileSync(new URL(file, dir), 'utf8') });
-  }
-  migrations.sort((a, b) => a.version - b.version);
-  migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`PostgreSQL migrations must be numbered 1, 2, 3… without gaps; found ${m.version} at position ${i + 1}`);
-  });
-  return migrations;
+  return readMigrations(dir, 'PostgreSQL');
 }
 
 /**

@@ -5,7 +5,6 @@
  * methods that write more than one statement wrap them in `BEGIN IMMEDIATE … COMMIT`.
  * Settings (WAL, synchronous=FULL) are explained in docs/decisions/0002-sqlite-settings.md.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type {
   AuditEvent,
@@ -25,6 +24,7 @@ import type {
 } from '../domain/model.ts';
 import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
+import { readMigrations, type Migration } from './migrations.ts';
 
 /** How long a write waits for another connection's lock (e.g. a maintenance tool) before failing. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -38,25 +38,11 @@ const MIGRATIONS_DIR = new URL('./migrations/sqlite/', import.meta.url);
  */
 const AFTER_EVERY_ID = '\u{10FFFF}';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration } from './migrations.ts';
 
-/** The migrations shipped with the server: `NNN_name.sql`, numbered 1, 2, 3… without gaps. */
+/** The migrations shipped with the server (see ./migrations.ts). */
 export function loadMigrations(dir: URL = MIGRATIONS_DIR): Migration[] {
-  const migrations: Migration[] = [];
-  for (const file of readdirSync(dir)) {
-    const match = /^(\d+)_(.+)\.sql$/.exec(file);
-    if (!match) continue;
-    migrations.push({ version: Number(match[1]), name: match[2]!, sql: readFileSync(new URL(file, dir), 'utf8') });
-  }
-  migrations.sort((a, b) => a.version - b.version);
-  migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`SQLite migrations must be numbered 1, 2, 3… without gaps; found ${m.version} at position ${i + 1}`);
-  });
-  return migrations;
+  return readMigrations(dir, 'SQLite');
 }
 
 /**
