@@ -157,6 +157,27 @@ describe.skipIf(target.skip)('PostgreSQL migrations', () => {
     await service.close();
   });
 
+  it('migration 3 keeps the usage entries written before it, and the previous release can still write its own', async () => {
+    const schema = await freshSchema();
+    await withClient(schema.url, (c) => migrate(c, shipped.filter((m) => m.version <= 2)));
+    // What the previous release wrote: an id made by the server, in the column list it names.
+    const previousRelease = `INSERT INTO usage (id, org_id, key_id, at, method, route, status, ip, user_agent, secret)
+      VALUES ($1, 'org_1', 'key_1', $2, 'GET', $3, $4, NULL, 'curl/8', 'current')`;
+    await schema.query(previousRelease, ['use_0002', 1000, '/two', 404]);
+    await schema.query(previousRelease, ['use_0001', 1000, '/one', 200]);
+    const store = await open(schema.url);
+    expect(await recorded(schema)).toStrictEqual(shipped.map((m) => m.version));
+    await schema.query(previousRelease, ['use_0003', 3000, '/three', 503]);
+    await store.appendUsage([
+      { org_id: 'org_1', key_id: 'key_1', at: 2000, method: 'GET', route: '/new', status: 200, ip: null, user_agent: null, secret: 'current' },
+    ]);
+    const page = await store.listUsage('org_1', 'key_1', { limit: 10, before: null });
+    expect(page.data.slice(0, 2).map((u) => u.route)).toStrictEqual(['/three', '/new']);
+    // The two old entries share an instant: numbered as PostgreSQL stored them, in either order.
+    expect(page.data.slice(2).map((u) => u.route).sort()).toStrictEqual(['/one', '/two']);
+    expect(await store.countUsage('org_1', 'key_1', 0)).toStrictEqual({ total: 4, success: 2, client_error: 1, server_error: 1 });
+  });
+
   it('names the problem when the schema on the search_path does not exist', async () => {
     const url = withSearchPath(target.url(), 't_does_not_exist');
     await expect(openPostgresStore(url)).rejects.toThrow(/no schema of search_path "t_does_not_exist" exists; create it/);

@@ -57,6 +57,31 @@ describe('opening an SQLite store', () => {
     await second.close();
   });
 
+  it('migration 3 keeps every usage entry written under the schema before it, in order', async () => {
+    const file = freshFile();
+    const db = new DatabaseSync(file);
+    migrate(db, loadMigrations().filter((m) => m.version <= 2));
+    const insert = db.prepare(
+      `INSERT INTO usage (id, org_id, key_id, at, method, route, status, ip, user_agent, secret) VALUES (?, 'org_1', 'key_1', ?, 'GET', ?, ?, ?, ?, ?)`,
+    );
+    // Inserted out of id order; ids (time-sortable) were the order entries were listed in.
+    insert.run('use_0003', 3000, '/three', 500, null, null, 'previous');
+    insert.run('use_0001', 1000, '/one', 200, '198.51.100.7', 'curl/8', 'current');
+    insert.run('use_0002', 1000, '/two', 404, null, 'curl/8', 'current');
+    db.close();
+
+    const store = openSqliteStore(file);
+    expect(appliedVersions(store.db)).toStrictEqual(loadMigrations().map((m) => m.version));
+    const page = await store.listUsage('org_1', 'key_1', { limit: 10, before: null });
+    expect(page.data.map((u) => [u.route, u.at, u.status, u.ip, u.user_agent, u.secret])).toStrictEqual([
+      ['/three', 3000, 500, null, null, 'previous'],
+      ['/two', 1000, 404, null, 'curl/8', 'current'],
+      ['/one', 1000, 200, '198.51.100.7', 'curl/8', 'current'],
+    ]);
+    expect(await store.countUsage('org_1', 'key_1', 0)).toStrictEqual({ total: 3, success: 1, client_error: 1, server_error: 1 });
+    await store.close();
+  });
+
   it('refuses a database whose schema is newer than this server knows', async () => {
     const file = freshFile();
     const known = loadMigrations().at(-1)!.version;

@@ -28,7 +28,10 @@ async function closeAndRemove(store: Store): Promise<void> {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// On a file, last-use times and usage entries are written by the writer thread (its own connection).
 describeStoreConformance('sqlite', async () => openFresh(), closeAndRemove);
+// In memory there is one connection, and the same writes run inline on it.
+describeStoreConformance('sqlite in memory', async () => openSqliteStore(':memory:'), (store) => store.close());
 
 /** What only SQLite can get wrong: a statement failing half-way through a multi-statement method. */
 describe('SQLite: a failing statement rolls the whole method back', () => {
@@ -80,9 +83,28 @@ describe('SQLite: a failing statement rolls the whole method back', () => {
     expect(await store.writeKey({ key: rotated, expected_version: 1, audit: [event('evt_2')] })).toBe(true);
   });
 
-  it('appendUsage: one bad entry writes none of the batch', async () => {
-    const entry = { id: 'use_1', org_id: 'org_1', key_id: 'key_1', at: T, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' as const };
-    await expect(store.appendUsage([entry, { ...entry, id: 'use_2' }, { ...entry }])).rejects.toThrow(/UNIQUE/);
-    expect((await store.listUsage('org_1', 'key_1', { limit: 10 })).data).toStrictEqual([]);
+  it('usage and last-use times are written by a connection of their own, waiting for the main one\'s lock', async () => {
+    const entry = { org_id: 'org_1', key_id: 'key_1', at: T, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' as const };
+    store.db.exec('BEGIN IMMEDIATE'); // the main connection holds the write lock…
+    let settled = false;
+    const writes = Promise.all([store.appendUsage([entry]), store.recordUse([{ key_id: 'key_1', digest: key.digest, at: T + 5 }])]).then(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(settled).toBe(false); // …so the writer waits (inline, it would have failed at once)…
+    store.db.exec('COMMIT');
+    await writes; // …and goes on when it is released.
+    expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data).toStrictEqual([entry]);
+    expect((await store.getKey('org_1', 'key_1'))!.last_used_at).toBe(T + 5);
+  });
+
+  it('appendUsage: one bad entry writes none of the batch (on the writer thread)', async () => {
+    const entry = { org_id: 'org_1', key_id: 'key_1', at: T, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' as const };
+    const broken = { ...entry, method: null as unknown as string };
+    await expect(store.appendUsage([entry, entry, broken])).rejects.toThrow(/NOT NULL/);
+    expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data).toStrictEqual([]);
+    // The thread survives a failed batch: the next one is written.
+    await store.appendUsage([entry]);
+    expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data).toStrictEqual([entry]);
   });
 });

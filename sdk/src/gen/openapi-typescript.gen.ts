@@ -905,6 +905,11 @@ export interface components {
         Limit: number;
         /** @description The `next_cursor` of the previous page. */
         Cursor: string;
+        /**
+         * @description The `next_cursor` of the previous page of this usage log.
+         * @example 1767225600123_42
+         */
+        UsageCursor: string;
         /** @description The key's id. */
         KeyIdPath: components["schemas"]["KeyId"];
         /** @description The workspace's id. */
@@ -1244,8 +1249,11 @@ export interface operations {
             query?: {
                 /** @description Page size. */
                 limit?: components["parameters"]["Limit"];
-                /** @description The `next_cursor` of the previous page. */
-                cursor?: components["parameters"]["Cursor"];
+                /**
+                 * @description The `next_cursor` of the previous page of this usage log.
+                 * @example 1767225600123_42
+                 */
+                cursor?: components["parameters"]["UsageCursor"];
             };
             header?: never;
             path: {

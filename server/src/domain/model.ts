@@ -140,8 +140,11 @@ export interface AuditEvent {
   changes: Record<string, { from: unknown; to: unknown }> | null;
 }
 
+/**
+ * One request made with a key. Entries have no id of their own: each store numbers them in the
+ * order it receives them, and lists them newest first by (at, that number); see usage-cursor.ts.
+ */
 export interface UsageEntry {
-  id: string;
   org_id: string;
   key_id: string;
   at: number;

@@ -266,7 +266,7 @@ describe('batched writes', () => {
     const second = service.flush();
     await Promise.all([first, second]);
     expect((await store.getKey(owner.key.org_id, key.id))!.last_used_at).toBe(clock.now());
-    expect((await store.listUsage(owner.key.org_id, key.id, { limit: 10 })).data).toHaveLength(1);
+    expect((await store.listUsage(owner.key.org_id, key.id, { limit: 10, before: null })).data).toHaveLength(1);
     expect(service.pendingWrites).toBe(0);
   });
 });

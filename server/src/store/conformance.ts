@@ -19,7 +19,8 @@ import type {
   UsageEntry,
   Workspace,
 } from '../domain/model.ts';
-import type { NewOrganization, Store } from './store.ts';
+import { parseUsageCursor } from '../domain/usage-cursor.ts';
+import type { NewOrganization, Store, UsagePage } from './store.ts';
 
 // ---------------------------------------------------------------- factories
 
@@ -41,7 +42,6 @@ const keyId = (org: string, n: number): string => `key_${org}_${pad(n)}`;
 const wsId = (org: string, n: number): string => `ws_${org}_${pad(n)}`;
 const tagId = (org: string, n: number): string => `tag_${org}_${pad(n)}`;
 const evtId = (org: string, n: number): string => `evt_${org}_${pad(n)}`;
-const useId = (org: string, n: number): string => `use_${org}_${pad(n)}`;
 
 const refOf = (m: Member): MemberRef => ({ type: m.type, id: m.id, name: m.name });
 const ownerRef = (org: string): MemberRef => ({ type: 'user', id: ownerId(org), name: `Owner ${org}` });
@@ -104,14 +104,14 @@ function makeTag(org: string, ws: number, n: number, name = `tag ${n}`): Tag {
   return { id: tagId(org, n), org_id: orgId(org), workspace_id: wsId(org, ws), name, created_at: T0 + n };
 }
 
+/** Usage entry n of `org`, at T0 + n seconds; its route names it (`/n`), since entries have no id. */
 function makeUsage(org: string, n: number, overrides: Partial<UsageEntry> = {}): UsageEntry {
   return {
-    id: useId(org, n),
     org_id: orgId(org),
     key_id: keyId(org, 1),
     at: T0 + n * SECOND,
     method: 'GET',
-    route: '/v1/api-keys',
+    route: `/${n}`,
     status: 200,
     ip: '198.51.100.1',
     user_agent: 'conformance/1.0',
@@ -975,6 +975,10 @@ export function describeStoreConformance(
     // ------------------------------------------------------------ usage
 
     describe('usage', () => {
+      const firstPage = (limit: number): UsagePage => ({ limit, before: null });
+      const after = (cursor: string | null, limit: number): UsagePage => ({ limit, before: parseUsageCursor(cursor!) });
+      const routes = (page: Page<UsageEntry>): string[] => page.data.map((u) => u.route);
+
       it('appends and lists a key’s entries newest first, round-tripping every field', async () => {
         await seed();
         const entries = [1, 2, 3, 4, 5].map((n) =>
@@ -983,14 +987,32 @@ export function describeStoreConformance(
         await store.appendUsage(entries.slice(0, 3));
         await store.appendUsage(entries.slice(3));
         await store.appendUsage([makeUsage('a', 6, { key_id: keyId('a', 2) }), makeUsage('b', 7, { key_id: keyId('a', 1) })]);
-        const first = await store.listUsage(orgId('a'), keyId('a', 1), { limit: 2 });
-        expect(first).toStrictEqual({ data: [entries[4], entries[3]], next_cursor: useId('a', 4) });
-        const second = await store.listUsage(orgId('a'), keyId('a', 1), { limit: 2, cursor: first.next_cursor! });
-        expect(second).toStrictEqual({ data: [entries[2], entries[1]], next_cursor: useId('a', 2) });
-        const third = await store.listUsage(orgId('a'), keyId('a', 1), { limit: 2, cursor: second.next_cursor! });
+        const first = await store.listUsage(orgId('a'), keyId('a', 1), firstPage(2));
+        expect(first.data).toStrictEqual([entries[4], entries[3]]);
+        const second = await store.listUsage(orgId('a'), keyId('a', 1), after(first.next_cursor, 2));
+        expect(second.data).toStrictEqual([entries[2], entries[1]]);
+        const third = await store.listUsage(orgId('a'), keyId('a', 1), after(second.next_cursor, 2));
         expect(third).toStrictEqual({ data: [entries[0]], next_cursor: null });
-        expect((await store.listUsage(orgId('b'), keyId('b', 1), { limit: 10 })).data).toStrictEqual([]);
+        expect((await store.listUsage(orgId('b'), keyId('b', 1), firstPage(10))).data).toStrictEqual([]);
         await store.appendUsage([]);
+      });
+
+      it('orders by time, then by arrival among entries of the same instant, across pages', async () => {
+        await seed();
+        // Arrival order differs from time order, and four entries share one instant.
+        const same = T0 + 10 * SECOND;
+        await store.appendUsage([makeUsage('a', 3), makeUsage('a', 101, { at: same })]);
+        await store.appendUsage([makeUsage('a', 1), makeUsage('a', 102, { at: same }), makeUsage('a', 103, { at: same })]);
+        await store.appendUsage([makeUsage('a', 104, { at: same }), makeUsage('a', 2), makeUsage('a', 20)]);
+        const seen: string[] = [];
+        let page = await store.listUsage(orgId('a'), keyId('a', 1), firstPage(3));
+        for (;;) {
+          seen.push(...routes(page));
+          if (page.next_cursor === null) break;
+          expect(page.next_cursor).toMatch(/^[0-9A-Za-z_]{1,64}$/); // what the API's cursor parameter accepts
+          page = await store.listUsage(orgId('a'), keyId('a', 1), after(page.next_cursor, 3));
+        }
+        expect(seen).toStrictEqual(['/20', '/104', '/103', '/102', '/101', '/3', '/2', '/1']);
       });
 
       it('counts a key’s entries since a time by status class', async () => {
@@ -1013,9 +1035,18 @@ export function describeStoreConformance(
         await store.appendUsage([1, 2, 3, 4].map((n) => makeUsage('a', n)));
         await store.appendUsage([makeUsage('b', 5, { key_id: keyId('b', 1), at: T0 + SECOND })]);
         expect(await store.pruneUsage(T0 + 3 * SECOND)).toBe(3);
-        expect(ids(await store.listUsage(orgId('a'), keyId('a', 1), { limit: 10 }))).toStrictEqual([useId('a', 4), useId('a', 3)]);
-        expect((await store.listUsage(orgId('b'), keyId('b', 1), { limit: 10 })).data).toStrictEqual([]);
+        expect(routes(await store.listUsage(orgId('a'), keyId('a', 1), firstPage(10)))).toStrictEqual(['/4', '/3']);
+        expect((await store.listUsage(orgId('b'), keyId('b', 1), firstPage(10))).data).toStrictEqual([]);
         expect(await store.pruneUsage(T0 + 3 * SECOND)).toBe(0);
+      });
+
+      it('prunes more entries than one chunk of a delete', async () => {
+        await seed();
+        const many = Array.from({ length: 12_345 }, (_, i) => makeUsage('a', 1, { at: T0 + i }));
+        await store.appendUsage(many);
+        await store.appendUsage([makeUsage('a', 100)]);
+        expect(await store.pruneUsage(T0 + 12_345)).toBe(12_345);
+        expect(routes(await store.listUsage(orgId('a'), keyId('a', 1), firstPage(10)))).toStrictEqual(['/100']);
       });
     });
 

@@ -18,7 +18,8 @@ import type {
   UsageEntry,
   Workspace,
 } from '../domain/model.ts';
-import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent } from './store.ts';
+import { isBefore, usageCursor } from '../domain/usage-cursor.ts';
+import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
 
 const clone = <T>(value: T): T => structuredClone(value);
 
@@ -57,7 +58,8 @@ export class MemoryStore implements Store {
   #keys = new Map<string, KeyRecord>();
   /** digest → key id, for every secret a key ever had (tombstones included). */
   #secrets = new Map<string, string>();
-  #usage: UsageEntry[] = [];
+  #usage: (UsageEntry & { seq: number })[] = [];
+  #usageSeq = 0;
   #audit: AuditEvent[] = [];
 
   async countOrganizations(): Promise<number> {
@@ -258,11 +260,19 @@ export class MemoryStore implements Store {
   }
 
   async appendUsage(entries: UsageEntry[]): Promise<void> {
-    this.#usage.push(...clone(entries));
+    for (const entry of clone(entries)) this.#usage.push({ ...entry, seq: ++this.#usageSeq });
   }
 
-  async listUsage(orgId: string, keyId: string, page: PageRequest): Promise<Page<UsageEntry>> {
-    return pageOf(this.#usage.filter((u) => u.org_id === orgId && u.key_id === keyId), page);
+  async listUsage(orgId: string, keyId: string, page: UsagePage): Promise<Page<UsageEntry>> {
+    const newestFirst = this.#usage
+      .filter((u) => u.org_id === orgId && u.key_id === keyId && isBefore(u.at, u.seq, page.before))
+      .sort((a, b) => b.at - a.at || b.seq - a.seq);
+    const data = newestFirst.slice(0, page.limit);
+    const last = data[data.length - 1];
+    return {
+      data: data.map(({ seq: _seq, ...entry }) => entry),
+      next_cursor: newestFirst.length > page.limit && last ? usageCursor(last) : null,
+    };
   }
 
   async countUsage(orgId: string, keyId: string, since: number): Promise<UsageCounts> {

@@ -33,7 +33,8 @@ import type {
   UsageEntry,
   Workspace,
 } from '../domain/model.ts';
-import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent } from './store.ts';
+import { usageCursor } from '../domain/usage-cursor.ts';
+import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 import { readMigrations, type Migration } from './migrations.ts';
 
@@ -329,7 +330,6 @@ const toWorkspace = (row: Workspace): Workspace => ({ id: row.id, org_id: row.or
 const toTag = (row: Tag): Tag => ({ id: row.id, org_id: row.org_id, workspace_id: row.workspace_id, name: row.name, created_at: row.created_at });
 
 const toUsage = (row: UsageRow): UsageEntry => ({
-  id: row.id,
   org_id: row.org_id,
   key_id: row.key_id,
   at: row.at,
@@ -865,10 +865,9 @@ export class PostgresStore implements Store {
         const chunk = entries.slice(start, start + USAGE_CHUNK);
         const column = <K extends keyof UsageEntry>(k: K) => chunk.map((u) => u[k]);
         await db.query(
-          `INSERT INTO usage (id, org_id, key_id, at, method, route, status, ip, user_agent, secret)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::text[])`,
+          `INSERT INTO usage (org_id, key_id, at, method, route, status, ip, user_agent, secret)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::integer[], $7::text[], $8::text[], $9::text[])`,
           [
-            column('id'),
             column('org_id'),
             column('key_id'),
             column('at'),
@@ -884,13 +883,16 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listUsage(orgId: string, keyId: string, page: PageRequest): Promise<Page<UsageEntry>> {
-    const { rows } = await this.pool.query<UsageRow>(
-      `SELECT * FROM usage WHERE org_id = $1 AND key_id = $2 AND ($3::text IS NULL OR id < $3)
-       ORDER BY id DESC LIMIT $4`,
-      [orgId, keyId, page.cursor ?? null, page.limit + 1],
+  async listUsage(orgId: string, keyId: string, page: UsagePage): Promise<Page<UsageEntry>> {
+    const { rows } = await this.pool.query<UsageRow & { seq: number }>(
+      `SELECT org_id, key_id, at, method, route, status, ip, user_agent, secret, seq FROM usage
+       WHERE org_id = $1 AND key_id = $2 AND at <= $3 AND (at < $3 OR seq < $4)
+       ORDER BY at DESC, seq DESC LIMIT $5`,
+      [orgId, keyId, page.before?.at ?? Number.MAX_SAFE_INTEGER, page.before?.seq ?? 0, page.limit + 1],
     );
-    return pageOf(rows, page.limit, toUsage);
+    const data = rows.slice(0, page.limit);
+    const last = data[data.length - 1];
+    return { data: data.map(toUsage), next_cursor: rows.length > page.limit && last ? usageCursor(last) : null };
   }
 
   async countUsage(orgId: string, keyId: string, since: number): Promise<UsageCounts> {

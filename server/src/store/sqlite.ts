@@ -22,12 +22,11 @@ import type {
   UsageEntry,
   Workspace,
 } from '../domain/model.ts';
-import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent } from './store.ts';
+import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 import { readMigrations, type Migration } from './migrations.ts';
-
-/** How long a write waits for another connection's lock (e.g. a maintenance tool) before failing. */
-const BUSY_TIMEOUT_MS = 5000;
+import { BUSY_TIMEOUT_MS, inlineWriter, threadWriter, type BackgroundWrites } from './sqlite-writer.ts';
+import { usageCursor } from '../domain/usage-cursor.ts';
 
 const MIGRATIONS_DIR = new URL('./migrations/sqlite/', import.meta.url);
 
@@ -92,7 +91,8 @@ export function openSqliteStore(file: string): SqliteStore {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.exec('PRAGMA foreign_keys = ON');
     migrate(db, loadMigrations());
-    return new SqliteStore(db);
+    // An in-memory database exists only on this connection: its background writes run inline.
+    return new SqliteStore(db, file === ':memory:' || file === '' ? inlineWriter(db) : threadWriter(file));
   } catch (error) {
     db.close();
     throw error;
@@ -230,7 +230,6 @@ const toTag = (row: Tag): Tag => ({ id: row.id, org_id: row.org_id, workspace_id
 
 function toUsage(row: UsageRow): UsageEntry {
   return {
-    id: row.id,
     org_id: row.org_id,
     key_id: row.key_id,
     at: row.at,
@@ -284,10 +283,13 @@ export class SqliteStore implements Store {
   /** The open database, for tests and maintenance tools; the store owns it. */
   readonly db: DatabaseSync;
   readonly #sql: ReturnType<typeof prepareStatements>;
+  /** Last-use times and the usage log: written off the event loop on a file (./sqlite-writer.ts). */
+  readonly #background: BackgroundWrites;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, background: BackgroundWrites = inlineWriter(db)) {
     this.db = db;
     this.#sql = prepareStatements(db);
+    this.#background = background;
   }
 
   /** Runs `work` in one write transaction: all of it commits or none of it does. */
@@ -516,35 +518,26 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------ usage and audit
 
-  async recordUse(uses: KeyUse[]): Promise<void> {
-    if (uses.length === 0) return;
-    this.#transaction(() => {
-      for (const use of uses) this.#sql.recordUse.run({ key_id: use.key_id, digest: use.digest, at: use.at });
-    });
+  recordUse(uses: KeyUse[]): Promise<void> {
+    return this.#background.recordUse(uses);
   }
 
-  async appendUsage(entries: UsageEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    this.#transaction(() => {
-      for (const u of entries) {
-        this.#sql.insertUsage.run({
-          id: u.id,
-          org_id: u.org_id,
-          key_id: u.key_id,
-          at: u.at,
-          method: u.method,
-          route: u.route,
-          status: u.status,
-          ip: u.ip,
-          user_agent: u.user_agent,
-          secret: u.secret,
-        });
-      }
-    });
+  appendUsage(entries: UsageEntry[]): Promise<void> {
+    return this.#background.appendUsage(entries);
   }
 
-  async listUsage(orgId: string, keyId: string, page: PageRequest): Promise<Page<UsageEntry>> {
-    return pageOf(this.#sql.listUsage.all({ org_id: orgId, key_id: keyId, ...pageParams(page) }), page.limit, toUsage);
+  async listUsage(orgId: string, keyId: string, page: UsagePage): Promise<Page<UsageEntry>> {
+    const rows = this.#sql.listUsage.all(
+      orgId,
+      keyId,
+      page.before?.at ?? Number.MAX_SAFE_INTEGER,
+      page.before?.at ?? Number.MAX_SAFE_INTEGER,
+      page.before?.seq ?? 0,
+      page.limit + 1,
+    ) as unknown as (UsageRow & { seq: number })[];
+    const data = rows.slice(0, page.limit);
+    const last = data[data.length - 1];
+    return { data: data.map(toUsage), next_cursor: rows.length > page.limit && last ? usageCursor(last) : null };
   }
 
   async countUsage(orgId: string, keyId: string, since: number): Promise<UsageCounts> {
@@ -552,8 +545,8 @@ export class SqliteStore implements Store {
     return { total: row.total, success: row.success, client_error: row.client_error, server_error: row.server_error };
   }
 
-  async pruneUsage(before: number): Promise<number> {
-    return changed(this.#sql.pruneUsage.run(before));
+  pruneUsage(before: number): Promise<number> {
+    return this.#background.pruneUsage(before);
   }
 
   async listAudit(orgId: string, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
@@ -570,6 +563,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.#background.close();
     if (this.db.isOpen) this.db.close();
   }
 }
@@ -678,29 +672,17 @@ function prepareStatements(db: DatabaseSync) {
       WHERE org_id = ? AND status = 'active' AND max(coalesce(last_used_at, 0), inactivity_from) <= ?
       ORDER BY id`),
 
-    // The WHERE clause skips rows the use would not change, so a flush rewrites only what moved.
-    recordUse: prepare(`
-      UPDATE keys SET
-        last_used_at = CASE WHEN last_used_at IS NULL OR :at > last_used_at THEN :at ELSE last_used_at END,
-        prev_last_used_at = CASE
-          WHEN prev_digest = :digest AND (prev_last_used_at IS NULL OR :at > prev_last_used_at) THEN :at
-          ELSE prev_last_used_at END
-      WHERE id = :key_id AND (
-        last_used_at IS NULL OR :at > last_used_at
-        OR (prev_digest = :digest AND (prev_last_used_at IS NULL OR :at > prev_last_used_at)))`),
-    insertUsage: prepare(`
-      INSERT INTO usage (id, org_id, key_id, at, method, route, status, ip, user_agent, secret)
-      VALUES (:id, :org_id, :key_id, :at, :method, :route, :status, :ip, :user_agent, :secret)`),
+    // Newest first by (at, seq) from the position of a cursor, one range of usage_by_key.
     listUsage: prepare(`
-      SELECT * FROM usage WHERE org_id = :org_id AND key_id = :key_id AND id < :before
-      ORDER BY id DESC LIMIT :limit`),
+      SELECT org_id, key_id, at, method, route, status, ip, user_agent, secret, seq FROM usage
+      WHERE org_id = ? AND key_id = ? AND at <= ? AND (at < ? OR seq < ?)
+      ORDER BY at DESC, seq DESC LIMIT ?`),
     countUsage: prepare(`
       SELECT count(*) AS total,
         count(*) FILTER (WHERE status < 400) AS success,
         count(*) FILTER (WHERE status >= 400 AND status < 500) AS client_error,
         count(*) FILTER (WHERE status >= 500) AS server_error
       FROM usage WHERE org_id = ? AND key_id = ? AND at >= ?`),
-    pruneUsage: prepare('DELETE FROM usage WHERE at < ?'),
 
     insertAudit: prepare(`
       INSERT INTO audit (id, org_id, at, action, key_id, subject_id, actor, ip, changes)

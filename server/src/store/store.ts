@@ -21,6 +21,13 @@ import type {
   Workspace,
 } from '../domain/model.ts';
 import type { AuditAction } from '../domain/model.ts';
+import type { UsagePosition } from '../domain/usage-cursor.ts';
+
+/** A page of a key's usage log: entries strictly before `before` (null: from the newest). */
+export interface UsagePage {
+  limit: number;
+  before: UsagePosition | null;
+}
 
 export interface MemberWithKey extends Member {
   /** A machine user's one key (not revoked); null for humans. */
@@ -110,8 +117,10 @@ export interface Store {
 
   /** Records last use of keys and secrets; never moves a time backwards; does not bump versions. */
   recordUse(uses: KeyUse[]): Promise<void>;
+  /** All of the entries or none of them; each gets the next arrival number (`seq`). */
   appendUsage(entries: UsageEntry[]): Promise<void>;
-  listUsage(orgId: string, keyId: string, page: PageRequest): Promise<Page<UsageEntry>>;
+  /** Newest first by (at, arrival); `next_cursor` is `usageCursor` of the page's last entry. */
+  listUsage(orgId: string, keyId: string, page: UsagePage): Promise<Page<UsageEntry>>;
   countUsage(orgId: string, keyId: string, since: number): Promise<UsageCounts>;
   pruneUsage(before: number): Promise<number>;
 

@@ -805,7 +805,7 @@ const spec: OpenApiDocument = {
             "$ref": "#/components/parameters/Limit"
           },
           {
-            "$ref": "#/components/parameters/Cursor"
+            "$ref": "#/components/parameters/UsageCursor"
           }
         ],
         "responses": {
@@ -1839,6 +1839,16 @@ const spec: OpenApiDocument = {
           "type": "string",
           "pattern": "^[0-9A-Za-z_]{1,64}$"
         }
+      },
+      "UsageCursor": {
+        "name": "cursor",
+        "in": "query",
+        "description": "The `next_cursor` of the previous page of this usage log.",
+        "schema": {
+          "type": "string",
+          "pattern": "^[0-9]{1,15}_[0-9]{1,15}$"
+        },
+        "example": "1767225600123_42"
       },
       "KeyIdPath": {
         "name": "id",

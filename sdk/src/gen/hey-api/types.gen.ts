@@ -482,6 +482,11 @@ export type Limit = number;
 export type Cursor = string;
 
 /**
+ * The `next_cursor` of the previous page of this usage log.
+ */
+export type UsageCursor = string;
+
+/**
  * The key's id.
  */
 export type KeyIdPath = KeyId;
@@ -1035,7 +1040,7 @@ export type GetApiKeyUsageData = {
          */
         limit?: number;
         /**
-         * The `next_cursor` of the previous page.
+         * The `next_cursor` of the previous page of this usage log.
          */
         cursor?: string;
     };
