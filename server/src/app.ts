@@ -14,6 +14,7 @@ import { problemHandler, type ErrorLogger } from './http/problem.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import { loadSpec, operationMatcher, operationsOf, type OpenApiDocument } from './http/spec.ts';
 import { series } from './http/pipeline.ts';
+import { sendJson } from './http/respond.ts';
 import { usageLog } from './http/usage.ts';
 import { allHandlers } from './routes/index.ts';
 
@@ -42,6 +43,7 @@ export const consoleLogger: ErrorLogger = {
 
 export function createApp(deps: AppDeps): express.Express {
   const { service } = deps;
+  const validateResponses = deps.validateResponses ?? false;
   const spec = deps.spec ?? loadSpec();
   const operations = operationsOf(spec);
   const handlers = allHandlers(service);
@@ -55,11 +57,14 @@ export function createApp(deps: AppDeps): express.Express {
   // Paths are matched exactly as the spec writes them, by us, the validator and the router alike.
   app.set('case sensitive routing', true);
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  // Without a trusted proxy, req.ip is the socket's address; reading that directly skips parsing
+  // X-Forwarded-For on every request only to ignore it.
+  const clientIp = deps.trustProxy === undefined ? (req: Request) => req.socket.remoteAddress ?? null : (req: Request) => req.ip ?? null;
 
   const validator = OpenApiValidator.middleware({
     apiSpec: structuredClone(spec) as any,
     validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
-    validateResponses: deps.validateResponses ? { removeAdditional: false } : false,
+    validateResponses: validateResponses ? { removeAdditional: false } : false,
     validateSecurity: false,
     validateFormats: true,
     ajvFormats: { mode: 'full' },
@@ -85,15 +90,15 @@ export function createApp(deps: AppDeps): express.Express {
     const handler = handlers[operationId]!;
     const principal = principalOf(res);
     const result = await handler({
-      ctx: { principal, ip: req.ip ?? null, now: service.clock.now() },
+      ctx: { principal, ip: clientIp(req), now: service.clock.now() },
       params: validated!.pathParams ?? {},
       query: req.query as Record<string, unknown>,
       body: req.body,
     });
     if (result.headers) res.set(result.headers);
-    res.status(result.status);
-    if (result.body === undefined) res.end();
-    else res.json(result.body);
+    if (result.body === undefined) res.status(result.status).end();
+    else if (validateResponses) res.status(result.status).json(result.body);
+    else sendJson(res, result.status, result.body);
   };
 
   // The whole pipeline, in order, as one Express layer (http/pipeline.ts).
@@ -106,9 +111,9 @@ export function createApp(deps: AppDeps): express.Express {
         res.setHeader('X-Request-Id', id);
         next();
       },
-      usageLog(service),
+      usageLog(service, clientIp),
       authenticate(service, operationMatcher(operations)),
-      rateLimit(deps.rateLimitPerMinute ?? 0, service.clock),
+      ...rateLimit(deps.rateLimitPerMinute ?? 0, service.clock),
       express.json({ limit: '64kb' }),
       (req: Request, res: Response, next: NextFunction) => {
         // A JSON request with no body at all is validated as an empty object, so it gets a 400

@@ -1,5 +1,6 @@
 /**
- * The contract suite through `prism proxy --errors` in front of the real server (SQLite): every
+ * The contract suite through `prism proxy --errors` in front of the real server (SQLite, started
+ * as `npm start` starts it, without its own response validation): every
  * answer the server gives the suite is checked by Prism against openapi.yaml, and any that breaks
  * it becomes a 500 the SDK throws on (prism-violations.test.ts proves that). After the whole
  * stateful suite, Prism's log must hold no response violation at all, warnings included.
@@ -27,7 +28,9 @@ const target: ContractTarget = {
 };
 
 beforeAll(async () => {
-  server = await spawnServer({ removeDataDir: true });
+  // As `npm start` runs it: without the server's own response validation, so what Prism checks is
+  // the production way of writing answers (http/respond.ts), not res.json under the validator.
+  server = await spawnServer({ removeDataDir: true, env: { VALIDATE_RESPONSES: 'false' } });
   if (!server.ownerSecret) throw new Error(`the server printed no owner key:\n${server.output()}`);
   prism = await startPrismProxy(server.url);
   target.baseUrl = prism.url;

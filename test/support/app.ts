@@ -25,14 +25,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { store?: Store; rateLimitPerMinute?: number; start?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { store?: Store; rateLimitPerMinute?: number; start?: string; validateResponses?: boolean } = {},
+): Promise<TestServer> {
   const store = options.store ?? new MemoryStore();
   const clock = new ManualClock(options.start ?? '2026-11-01T00:00:00.000Z');
   const service = new KeyService({ store, clock, crypto: nodeCrypto });
   const logs: string[] = [];
   const app = createApp({
     service,
-    validateResponses: true,
+    validateResponses: options.validateResponses ?? true,
     rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
     logger: { error: (message, fields) => logs.push(JSON.stringify({ message, ...fields })) },
   });

@@ -175,7 +175,7 @@ export function createDispatcher(options: PipelineOptions): Dispatch {
         service.authorize(principal, operation.scopes, operation.operationId, operation.ownerOnly);
         let limiter = limitersByService.get(service);
         if (!limiter) limitersByService.set(service, (limiter = rateLimit(options.rateLimitPerMinute, service.clock)));
-        limiter(undefined as never, { locals: { principal } } as never, () => {});
+        for (const limit of limiter) limit(undefined as never, { locals: { principal } } as never, () => {});
       }
       const body = await readJsonBody(request);
       if (!operation) {

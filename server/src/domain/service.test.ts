@@ -74,6 +74,77 @@ describe('authentication', () => {
   });
 });
 
+describe('authentication from the cache alone (authenticateCached)', () => {
+  /** What each way answers: the principal, or the code of the error it threw. */
+  async function both(secret: string, scheme: 'bearer' | 'basic' = 'bearer') {
+    const outcome = async (run: () => unknown) => {
+      try {
+        const principal = (await run()) as Principal | null;
+        return principal === null ? null : { key_id: principal.key.id, secret: principal.secret, scheme: principal.scheme, owner_role: principal.owner_role };
+      } catch (error) {
+        return { error: (error as DomainError).code };
+      }
+    };
+    const cached = await outcome(() => service.authenticateCached(secret, scheme));
+    return { cached, full: await outcome(() => service.authenticate(secret, scheme)) };
+  }
+
+  it('answers as authenticate does, in every state a cached key can be in', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k', expires_in_days: 7 });
+    await auth(secret); // cached
+    const states: [string, () => Promise<unknown>, string][] = [
+      ['valid', async () => {}, 'bearer'],
+      ['basic refused by the policy', () => service.updatePolicy(ctx(owner), { allowed_auth_schemes: ['bearer'] }), 'basic'],
+      ['disabled', () => service.disableKey(ctx(owner), key.id), 'bearer'],
+      ['enabled again', () => service.enableKey(ctx(owner), key.id), 'bearer'],
+      ['expired', async () => clock.advance(8 * DAY), 'bearer'],
+      ['revoked', () => service.revokeKey(ctx(owner), key.id), 'bearer'],
+    ];
+    for (const [state, change, scheme] of states) {
+      await change();
+      await service.authenticate(secret, scheme as 'bearer').catch(() => {}); // warm the cache again after a change
+      const { cached, full } = await both(secret, scheme as 'bearer');
+      expect({ state, answer: cached }).toStrictEqual({ state, answer: full });
+    }
+  });
+
+  it('answers as authenticate does for both secrets of a rotation, during and after the grace period', async () => {
+    const { secret: old, key } = await service.createKey(ctx(owner), { name: 'k' });
+    const { secret: current } = await service.rotateKey(ctx(owner), key.id, 60);
+    for (const s of [old, current]) await auth(s);
+    for (const s of [old, current]) {
+      const { cached, full } = await both(s);
+      expect(cached).toStrictEqual(full);
+      expect(cached).not.toHaveProperty('error');
+    }
+    expect((await both(old)).cached).toMatchObject({ secret: 'previous' });
+    clock.advance(61 * SECOND);
+    expect(await both(old)).toStrictEqual({ cached: { error: 'secret_rotated' }, full: { error: 'secret_rotated' } });
+  });
+
+  it('refuses a malformed key itself, and leaves a cold cache and an inactive key to authenticate', async () => {
+    expect(() => service.authenticateCached('hey_nope', 'bearer')).toThrow(DomainError);
+    const { secret } = await service.createKey(ctx(owner), { name: 'k' });
+    expect(service.authenticateCached(secret, 'bearer')).toBeNull(); // never looked up yet
+    await auth(secret);
+    expect(service.authenticateCached(secret, 'bearer')).not.toBeNull();
+    await service.updatePolicy(ctx(owner), { inactivity_days: 30 });
+    await auth(secret);
+    clock.advance(31 * DAY);
+    // Disabling for inactivity writes to the store: only authenticate does that.
+    expect(service.authenticateCached(secret, 'bearer')).toBeNull();
+    await rejects(auth(secret), 'key_disabled');
+  });
+
+  it('marks the key used, as authenticate does', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k' });
+    await auth(secret);
+    clock.advance(5 * SECOND);
+    service.authenticateCached(secret, 'bearer');
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBe(clock.now());
+  });
+});
+
 describe('inactivity', () => {
   it('disables a key unused for the policy days, at the boundary to the second, with one audit event', async () => {
     await service.updatePolicy(ctx(owner), { inactivity_days: 90 });

@@ -33,14 +33,19 @@ export function operationOf(res: Response): Operation | undefined {
  * scopes (and owner-only mark). Requests matching no operation pass on to the validator's 404/405.
  */
 export function authenticate(service: KeyService, match: (method: string, path: string) => Operation | undefined) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  const admit = (res: Response, operation: Operation, principal: Principal, next: NextFunction): void => {
+    res.locals['principal'] = principal;
+    service.authorize(principal, operation.scopes, operation.operationId, operation.ownerOnly);
+    next();
+  };
+  return (req: Request, res: Response, next: NextFunction): void | Promise<void> => {
     const operation = match(req.method, req.path);
     if (!operation) return next();
     res.locals['operation'] = operation;
     const credential = parseAuthorization(authorizationHeaders(req));
-    const principal = await service.authenticate(credential.secret, credential.scheme);
-    res.locals['principal'] = principal;
-    service.authorize(principal, operation.scopes, operation.operationId, operation.ownerOnly);
-    next();
+    // A warm cache answers without a promise; otherwise the store is asked.
+    const cached = service.authenticateCached(credential.secret, credential.scheme);
+    if (cached) return admit(res, operation, cached, next);
+    return service.authenticate(credential.secret, credential.scheme).then((principal) => admit(res, operation, principal, next));
   };
 }

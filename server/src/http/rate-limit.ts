@@ -1,16 +1,20 @@
-/** A fixed one-minute window per key, in process. 0 turns it off. */
-import type { NextFunction, Request, Response } from 'express';
+/**
+ * A fixed one-minute window per key, in process. 0 turns it off: then there is no middleware at
+ * all (a list to spread into the pipeline), rather than one that checks the setting on every request.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Clock } from '../domain/clock.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { Principal } from '../domain/access.ts';
 
 const WINDOW_MS = 60_000;
 
-export function rateLimit(perMinute: number, clock: Clock) {
+export function rateLimit(perMinute: number, clock: Clock): RequestHandler[] {
+  if (perMinute <= 0) return [];
   const windows = new Map<string, { start: number; count: number }>();
-  return (_req: Request, res: Response, next: NextFunction): void => {
+  const limit = (_req: Request, res: Response, next: NextFunction): void => {
     const principal = res.locals['principal'] as Principal | undefined;
-    if (perMinute <= 0 || !principal) return next();
+    if (!principal) return next();
     const now = clock.now();
     let w = windows.get(principal.key.id);
     if (!w || now - w.start >= WINDOW_MS) {
@@ -25,4 +29,5 @@ export function rateLimit(perMinute: number, clock: Clock) {
     }
     next();
   };
+  return [limit];
 }

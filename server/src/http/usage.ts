@@ -8,7 +8,7 @@ import type { KeyService } from '../domain/service.ts';
 import type { Principal } from '../domain/access.ts';
 import type { Operation } from './spec.ts';
 
-export function usageLog(service: KeyService) {
+export function usageLog(service: KeyService, clientIp: (req: Request) => string | null) {
   return (req: Request, res: Response, next: NextFunction): void => {
     res.on('finish', () => {
       const principal = res.locals['principal'] as Principal | undefined;
@@ -19,8 +19,8 @@ export function usageLog(service: KeyService) {
         method: req.method,
         route: operation.path,
         status: res.statusCode,
-        ip: req.ip ?? null,
-        user_agent: req.get('user-agent') ?? null,
+        ip: clientIp(req),
+        user_agent: req.headers['user-agent'] ?? null,
       });
     });
     next();
