@@ -128,6 +128,18 @@ describe.skipIf(target.skip)('two server processes on one PostgreSQL schema', ()
     console.log(`[postgres] permission narrowed through B → enforced by A after ${delay.toFixed(1)} ms`);
   });
 
+  it('a key record B has read (and cached) shows a rename made through A, and a last use made through A', async () => {
+    const key = await newKey();
+    const readOnB = async () => (await call(b, 'GET', `/v1/api-keys/${key.id}`, bearer(owner))).json!;
+    expect(await readOnB()).toMatchObject({ name: 'propagation', last_used_at: null });
+    expect((await call(a, 'PATCH', `/v1/api-keys/${key.id}`, bearer(owner), { name: 'renamed through A' })).status).toBe(200);
+    const renamed = await pollUntil(async () => (await readOnB())['name'] === 'renamed through A', performance.now());
+    // A use is written by A's next flush (FLUSH_INTERVAL_MS=50 here); B's record is at most 1 s old.
+    expect((await call(a, 'GET', '/v1/me', bearer(key.secret))).status).toBe(200);
+    const used = await pollUntil(async () => (await readOnB())['last_used_at'] !== null, performance.now());
+    console.log(`[postgres] rename through A → read on B after ${renamed.toFixed(1)} ms; a use on A → last_used_at on B after ${used.toFixed(1)} ms`);
+  });
+
   it('a policy change through A (Bearer only) makes B refuse Basic', async () => {
     const key = await newKey();
     expect((await call(b, 'GET', '/v1/me', basic(key.secret))).status).toBe(200);

@@ -2,8 +2,67 @@
  * In-process cache of verified credentials, keyed by digest. A valid key costs one indexed store
  * lookup, then none until its entry is dropped: the domain drops it before any write to the key
  * returns, and adapters shared between processes report other processes' writes (StoreEvent).
+ * Key records read by id (`reads`) are dropped with the rest of their key.
  */
-import type { Credential, Policy } from './model.ts';
+import type { Credential, KeyRecord, Policy } from './model.ts';
+
+/**
+ * Key records read by id (GET /v1/api-keys/{id}), for reads only: every write reads the store.
+ * Coherent like the credentials: dropped with everything else of the key before a change returns
+ * (and when another process reports one), with a generation check against reads in flight. Last
+ * use is the one field that changes without a key write; an entry therefore lives at most
+ * `maxAgeMs`, so uses another process has written show within that, and the domain drops the
+ * keys whose uses this process has just written.
+ */
+export class KeyReadCache {
+  readonly #byId = new Map<string, { key: KeyRecord; until: number }>();
+  readonly #max: number;
+  readonly #maxAgeMs: number;
+  #generation = 0;
+
+  constructor(maxEntries: number, maxAgeMs: number) {
+    this.#max = maxEntries;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  /** Moves on every drop; a read caches its answer only if it has not moved (see CredentialCache). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** The record, if cached, fresh at `now`, and of the organization asking (never another's). */
+  get(orgId: string, keyId: string, now: number): KeyRecord | undefined {
+    const entry = this.#byId.get(keyId);
+    if (!entry) return undefined;
+    if (now >= entry.until) {
+      this.#byId.delete(keyId);
+      return undefined;
+    }
+    return entry.key.org_id === orgId ? entry.key : undefined;
+  }
+
+  set(key: KeyRecord, now: number): void {
+    if (this.#byId.size >= this.#max && !this.#byId.has(key.id)) {
+      const oldest = this.#byId.keys().next().value;
+      if (oldest !== undefined) this.#byId.delete(oldest);
+    }
+    this.#byId.set(key.id, { key, until: now + this.#maxAgeMs });
+  }
+
+  drop(keyIds: Iterable<string>): void {
+    this.#generation++;
+    for (const id of keyIds) this.#byId.delete(id);
+  }
+
+  clear(): void {
+    this.#generation++;
+    this.#byId.clear();
+  }
+}
 
 export class CredentialCache {
   readonly #byDigest = new Map<string, Credential>();
@@ -11,9 +70,11 @@ export class CredentialCache {
   readonly #policies = new Map<string, Policy>();
   readonly #max: number;
   #generation = 0;
+  readonly reads: KeyReadCache;
 
-  constructor(maxEntries = 100_000) {
+  constructor(maxEntries = 100_000, keyReadMaxAgeMs = 1000) {
     this.#max = maxEntries;
+    this.reads = new KeyReadCache(maxEntries, keyReadMaxAgeMs);
   }
 
   /**
@@ -44,8 +105,9 @@ export class CredentialCache {
     digests.add(digest);
   }
 
-  /** Drops every cached secret of the key. */
+  /** Drops every cached secret of the key, and its record read by id. */
   dropKey(keyId: string): void {
+    this.reads.drop([keyId]);
     this.#generation++;
     const digests = this.#digestsByKey.get(keyId);
     if (!digests) return;
@@ -73,6 +135,7 @@ export class CredentialCache {
   }
 
   clear(): void {
+    this.reads.clear();
     this.#generation++;
     this.#byDigest.clear();
     this.#digestsByKey.clear();

@@ -363,6 +363,81 @@ describe('the credential cache', () => {
   });
 });
 
+describe('key records read by id (the key-read cache)', () => {
+  function countGetKey(): { readonly reads: number; restore(): void } {
+    const get = store.getKey.bind(store);
+    let reads = 0;
+    store.getKey = async (o, k) => (reads++, get(o, k));
+    return { get reads() { return reads; }, restore: () => (store.getKey = get) };
+  }
+
+  it('a second read costs no store read; every change made through the service shows at once', async () => {
+    const { key } = await service.createKey(ctx(owner), { name: 'k' });
+    const counter = countGetKey();
+    await service.getKey(ctx(owner), key.id);
+    await service.getKey(ctx(owner), key.id);
+    expect(counter.reads).toBe(1);
+    counter.restore();
+    await service.updateKey(ctx(owner), key.id, { name: 'renamed' });
+    expect((await service.getKey(ctx(owner), key.id)).name).toBe('renamed');
+    await service.disableKey(ctx(owner), key.id);
+    expect((await service.getKey(ctx(owner), key.id)).status).toBe('disabled');
+    await service.revokeKey(ctx(owner), key.id);
+    await rejects(service.getKey(ctx(owner), key.id), 'not_found');
+  });
+
+  it('never answers another organization with a cached record', async () => {
+    const { key } = await service.createKey(ctx(owner), { name: 'k' });
+    await service.getKey(ctx(owner), key.id); // cached
+    const other = await service.createOrganization({ name: 'Globex', owner_name: 'Hank', owner_email: 'hank@globex.test' });
+    await rejects(service.getKey(ctx(await auth(other.secret)), key.id), 'not_found');
+  });
+
+  it('shows a last use written behind its back (another process) within its maximum age', async () => {
+    const { key } = await service.createKey(ctx(owner), { name: 'k' });
+    await service.getKey(ctx(owner), key.id); // cached, never used
+    await store.recordUse([{ key_id: key.id, digest: key.digest, at: clock.now() }]);
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBeNull();
+    clock.advance(1000); // the default maximum age
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBe(clock.now() - 1000);
+  });
+
+  it('shows this process\'s uses before, during and after the flush that writes them', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k' });
+    await service.getKey(ctx(owner), key.id); // cached before any use
+    await auth(secret);
+    const used = clock.now();
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBe(used);
+    clock.advance(10);
+    await service.flush();
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBe(used);
+    // A record cached after the flush, then a use written by a later flush, with no read between.
+    clock.advance(10);
+    await auth(secret);
+    await service.flush();
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBe(clock.now());
+  });
+
+  it('does not keep a record read before a change that was heard while the read was in flight', async () => {
+    const { key } = await service.createKey(ctx(owner), { name: 'k' });
+    const get = store.getKey.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    store.getKey = async (o, k) => {
+      const answer = await get(o, k); // read before the rename…
+      await gate; // …answered after it
+      return answer;
+    };
+    const first = service.getKey(ctx(owner), key.id);
+    await new Promise((r) => setTimeout(r, 5));
+    store.getKey = get;
+    await service.updateKey(ctx(owner), key.id, { name: 'renamed' });
+    release();
+    expect((await first).name).toBe('k'); // answered with what it read
+    expect((await service.getKey(ctx(owner), key.id)).name).toBe('renamed'); // but did not cache it
+  });
+});
+
 describe('a key cannot outlive the key that creates it', () => {
   it('refuses a longer or endless expiry from an expiring key, accepts one within it', async () => {
     const { secret } = await service.createKey(ctx(owner), { name: 'short', expires_in_days: 7 });

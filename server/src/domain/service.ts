@@ -49,7 +49,13 @@ export interface ServiceOptions {
   keyPrefix?: string;
   /** Days of usage log kept. */
   usageRetentionDays?: number;
+  /** Most credentials (and most key records read by id) kept in memory. */
   cacheEntries?: number;
+  /**
+   * How long a key record read by id may be served from memory: how late a last use written by
+   * another process sharing the store may show (default 1 s, the usage flush interval's default).
+   */
+  keyReadMaxAgeMs?: number;
 }
 
 export interface CreateKeyInput {
@@ -129,7 +135,7 @@ export class KeyService {
     this.prefix = options.keyPrefix ?? 'hey_';
     assertValidPrefix(this.prefix);
     this.usageRetentionDays = options.usageRetentionDays ?? 30;
-    this.cache = new CredentialCache(options.cacheEntries);
+    this.cache = new CredentialCache(options.cacheEntries, options.keyReadMaxAgeMs);
     this.#unsubscribe = this.store.subscribe((event) => this.#onStoreEvent(event));
   }
 
@@ -343,7 +349,11 @@ export class KeyService {
     this.#pendingUsage = [];
     for (const [digest, use] of uses) this.#flushingUses.set(digest, use);
     try {
-      if (uses.size > 0) await this.store.recordUse([...uses.values()]);
+      if (uses.size > 0) {
+        await this.store.recordUse([...uses.values()]);
+        // Their records read by id miss these uses once they leave the queues: read them again.
+        this.cache.reads.drop(Array.from(uses.values(), (use) => use.key_id));
+      }
     } catch (error) {
       for (const [digest, use] of uses) {
         const newer = this.#pendingUses.get(digest);
@@ -586,9 +596,20 @@ export class KeyService {
     return { key, secret };
   }
 
-  /** A key the caller can see, or 404 (another organization's key answers the same as a missing one). */
+  /**
+   * A key the caller can see, or 404 (another organization's key answers the same as a missing
+   * one). Served from the key-read cache when it holds the key (domain/cache.ts says how it stays
+   * coherent); writes never use it.
+   */
   async getKey(ctx: RequestContext, keyId: string): Promise<KeyRecord> {
-    const key = await this.store.getKey(ctx.principal.key.org_id, keyId);
+    const orgId = ctx.principal.key.org_id;
+    const reads = this.cache.reads;
+    let key = reads.get(orgId, keyId, ctx.now);
+    if (!key) {
+      const generation = reads.generation;
+      key = (await this.store.getKey(orgId, keyId)) ?? undefined;
+      if (key && reads.generation === generation) reads.set(key, ctx.now);
+    }
     if (!key || key.status === 'revoked' || !canSeeKey(ctx.principal.key, key)) throw DomainError.notFound('API key', keyId);
     return this.#withQueuedUses(key);
   }
