@@ -223,15 +223,16 @@ export class KeyService {
   /** The credential for a secret: cache first, then one indexed lookup by digest. */
   async #lookup(secret: string): Promise<{ credential: Credential; digest: string } | null> {
     const digest = this.crypto.sha256Hex(secret);
-    let credential = this.cache.get(digest);
-    if (!credential) {
-      const generation = this.cache.generation;
-      const found = await this.store.findCredential(digest);
-      if (!found) return null;
-      credential = found;
-      if (this.cache.generation === generation) this.cache.set(digest, credential);
-    }
-    return confirmed(credential, digest) ? { credential, digest } : null;
+    const credential = this.cache.get(digest) ?? (await this.#load(digest));
+    return credential && confirmed(credential, digest) ? { credential, digest } : null;
+  }
+
+  /** One indexed store lookup by digest, cached unless a change was heard while it was in flight. */
+  async #load(digest: string): Promise<Credential | null> {
+    const generation = this.cache.generation;
+    const found = await this.store.findCredential(digest);
+    if (found && this.cache.generation === generation) this.cache.set(digest, found);
+    return found;
   }
 
   async policy(orgId: string): Promise<Policy> {
@@ -310,7 +311,10 @@ export class KeyService {
   #noteUse(credential: Credential, digest: string, now: number): void {
     credential.key.last_used_at = now;
     if (credential.secret === 'previous') credential.key.prev_last_used_at = now;
-    this.#pendingUses.set(digest, { key_id: credential.key.id, digest, at: now });
+    // Updated in place when queued already (a flush takes the whole map and starts a new one).
+    const queued = this.#pendingUses.get(digest);
+    if (queued && queued.key_id === credential.key.id) queued.at = now;
+    else this.#pendingUses.set(digest, { key_id: credential.key.id, digest, at: now });
   }
 
   /** Queues a usage-log entry; written in the next flush, never on the request path. */
@@ -443,12 +447,13 @@ export class KeyService {
       key: null,
     });
     if (!this.isWellFormed(input.secret)) return fail('MALFORMED', 'The secret is not a well-formed key of this service.');
-    const found = await this.#lookup(input.secret);
-    if (!found || found.credential.key.org_id !== ctx.principal.key.org_id) {
+    // Cache first without a promise in between; the store only when the cache has no answer.
+    const digest = this.crypto.sha256Hex(input.secret);
+    const credential = this.cache.get(digest) ?? (await this.#load(digest));
+    if (!credential || !confirmed(credential, digest) || credential.key.org_id !== ctx.principal.key.org_id) {
       return fail('NOT_FOUND', 'No key of this organization has this secret.');
     }
-    const { credential, digest } = found;
-    const policy = await this.policy(credential.key.org_id);
+    const policy = this.cache.getPolicy(credential.key.org_id) ?? (await this.policy(credential.key.org_id));
     const failures: Pick<FailedCheck, 'code' | 'detail'>[] = lifecycleFailures(credential, policy, ctx.now);
     if (isInactive(credential, policy, ctx.now)) await this.#autoDisable(credential.key.org_id, credential.key.id, ctx.now);
     if (credential.key.status === 'revoked') {

@@ -12,8 +12,11 @@ import type { Operation } from './core/operations.ts';
 /** Every Authorization header of the request (Node keeps only the first in `req.headers`). */
 function authorizationHeaders(req: Request): string[] {
   const values: string[] = [];
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]!.toLowerCase() === 'authorization') values.push(req.rawHeaders[i + 1]!);
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Lower-cased only when it can be the one: every request has several headers to skip.
+    if (name.length === 13 && name.toLowerCase() === 'authorization') values.push(raw[i + 1]!);
   }
   return values;
 }
