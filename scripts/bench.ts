@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: requests/s and p99 latency of the reference server next to bare Express, in one
- * run on loopback, and the ratio of each to bare Express:
+ * `npm run bench`: requests/s, p99 latency and server CPU per request of the reference server next
+ * to bare Express, in one run on loopback, and the ratio of each to bare Express:
  *
  * - bare Express 5 (ETag and x-powered-by off, one JSON route): the baseline;
  * - GET /v1/me (authenticated), GET /v1/api-keys/{id} (authenticated, validated, one store read),
@@ -9,21 +9,23 @@
  *   run), and on PostgreSQL when DATABASE_URL is set and the adapter exists.
  *
  * Load: `BENCH_CALLERS` distinct keys spread over the store, each request of a connection using
- * the next one (warm cache: every caller is used in the warm-up). Rounds interleave the targets:
+ * the next one (warm cache: every caller is used in the warm-up), from wrk when it is installed,
+ * autocannon otherwise (./bench/load.ts says why wrk is preferred). Rounds interleave the targets:
  * bare Express first and last, the endpoints' stores back to back, the order rotating from round to
  * round. Every ratio is taken against bare Express in its own round, so a machine whose load drifts
  * during the run still gives comparable ratios; medians over the rounds are shown.
- * Each server runs in its own process; the load comes from this one. About 5 minutes.
+ * Each server runs in its own process; the load comes from another. About 5 minutes.
  *
  *   BENCH_SECONDS (4), BENCH_ROUNDS (5), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
- *   BENCH_STORES (sqlite-1k,sqlite-1m,postgres), DATABASE_URL
+ *   BENCH_STORES (sqlite-1k,sqlite-1m,postgres), BENCH_LOAD (wrk|autocannon), DATABASE_URL
  */
-import autocannon from 'autocannon';
+import pg from 'pg';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chooseGenerator, runLoad, type BenchRequest, type Sample } from './bench/load.ts';
 import { seedPostgres } from './bench/seed-postgres.ts';
 import { copyInto, seededSqlite, type Caller } from './bench/seed-sqlite.ts';
 
@@ -35,11 +37,14 @@ const callerCount = Number(process.env['BENCH_CALLERS'] ?? 100);
 const stores = new Set((process.env['BENCH_STORES'] ?? 'sqlite-1k,sqlite-1m,postgres').split(','));
 const databaseUrl = process.env['DATABASE_URL'];
 const log = (line: string) => console.error(line);
+const generator = chooseGenerator();
+const scratchDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-load-'));
 
 // ---------------------------------------------------------------- servers
 
 interface Server {
   url: string;
+  pid: number;
   output: () => string;
   stop: () => Promise<void>;
 }
@@ -65,6 +70,7 @@ async function start(script: string, env: Record<string, string>): Promise<Serve
   });
   return {
     url,
+    pid: child.pid!,
     output: () => out,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -75,29 +81,31 @@ async function start(script: string, env: Record<string, string>): Promise<Serve
 
 // ---------------------------------------------------------------- targets
 
-type Requests = NonNullable<autocannon.Options['requests']>;
-
 interface Target {
   name: string;
   store: string;
   url: string;
-  requests?: Requests;
+  requests?: BenchRequest[];
+  /** The processes whose CPU time the target's requests cost. */
+  pids: () => Promise<number[]>;
 }
 
-function apiTargets(store: string, url: string, callers: Caller[]): Target[] {
+function apiTargets(store: string, url: string, callers: Caller[], pids: () => Promise<number[]>): Target[] {
   const auth = (c: Caller) => ({ authorization: `Bearer ${c.secret}` });
   return [
-    { name: 'GET /v1/me', store, url, requests: callers.map((c) => ({ method: 'GET', path: '/v1/me', headers: auth(c) })) },
+    { name: 'GET /v1/me', store, url, pids, requests: callers.map((c) => ({ method: 'GET', path: '/v1/me', headers: auth(c) })) },
     {
       name: 'GET /v1/api-keys/{id}',
       store,
       url,
+      pids,
       requests: callers.map((c) => ({ method: 'GET', path: `/v1/api-keys/${c.id}`, headers: auth(c) })),
     },
     {
       name: 'POST /v1/api-keys/verify',
       store,
       url,
+      pids,
       requests: callers.map((c) => ({
         method: 'POST',
         path: '/v1/api-keys/verify',
@@ -108,23 +116,43 @@ function apiTargets(store: string, url: string, callers: Caller[]): Target[] {
   ];
 }
 
-interface Sample {
-  rps: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  statuses: string[];
-}
-
 async function measure(target: Target, duration: number): Promise<Sample> {
-  const r = await autocannon({
+  const pids = await target.pids();
+  return runLoad(generator, {
     url: target.url,
     connections,
-    duration,
+    seconds: duration,
+    pids: () => pids,
+    scratchDir,
     ...(target.requests ? { requests: target.requests } : {}),
   });
-  const statuses = Object.keys(r.statusCodeStats ?? {}).filter((code) => !code.startsWith('2'));
-  return { rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, statuses };
+}
+
+/** Every target answers its requests with a 2xx before anything is measured. */
+async function probe(target: Target): Promise<void> {
+  for (const r of target.requests ?? [{ method: 'GET', path: '', headers: {} }]) {
+    const res = await fetch(target.url + r.path, { method: r.method, headers: r.headers, ...(r.body === undefined ? {} : { body: r.body }) });
+    if (!res.ok) throw new Error(`${target.name} (${target.store}) answered ${res.status} to ${r.method} ${r.path}: ${await res.text()}`);
+  }
+}
+
+/**
+ * The PostgreSQL backends serving a server's pool (same machine only: their CPU time is read from
+ * /proc), found by the application_name the store gives its connections.
+ */
+function postgresBackends(databaseUrl: string): () => Promise<number[]> {
+  return async () => {
+    const client = new pg.Client({ connectionString: databaseUrl, application_name: 'heykeys-bench-probe' });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'heykeys%' AND pid <> pg_backend_pid()",
+      );
+      return rows.map((r) => r.pid).filter((pid) => existsSync(`/proc/${pid}/stat`));
+    } finally {
+      await client.end();
+    }
+  };
 }
 
 // ---------------------------------------------------------------- run
@@ -139,7 +167,7 @@ let cacheMemory: { count: number; bytesPerKey: number } | null = null;
 try {
   const hello = await start('scripts/bench/hello.ts', {});
   servers.push(hello);
-  targets.push({ name: 'bare Express (ETag off)', store: '-', url: `${hello.url}/hello` });
+  targets.push({ name: 'bare Express (ETag off)', store: '-', url: `${hello.url}/hello`, pids: async () => [hello.pid] });
 
   for (const [label, organizations] of [
     ['sqlite-1k', 1],
@@ -154,7 +182,7 @@ try {
     copyInto(seeded.file, dataDir);
     const api = await start('server/src/main.ts', { DATA_DIR: dataDir, RATE_LIMIT_PER_MINUTE: '0' });
     servers.push(api);
-    targets.push(...apiTargets(storeName, api.url, seeded.callers));
+    targets.push(...apiTargets(storeName, api.url, seeded.callers, async () => [api.pid]));
     if (label === 'sqlite-1m') cacheMemory = await cacheMemoryPerKey(seeded.file, 100_000);
   }
 
@@ -166,8 +194,12 @@ try {
         const seeded = await seedPostgres(databaseUrl, callerCount);
         const api = await start('server/src/main.ts', { DATABASE_URL: databaseUrl, RATE_LIMIT_PER_MINUTE: '0' });
         servers.push(api);
-        targets.push(...apiTargets('PostgreSQL', api.url, seeded.callers));
-        notes.push(`PostgreSQL: ${callerCount} keys in a new organization (${seeded.organizations} organizations in the database)`);
+        const backends = postgresBackends(databaseUrl);
+        targets.push(...apiTargets('PostgreSQL', api.url, seeded.callers, async () => [api.pid, ...(await backends())]));
+        notes.push(
+          `PostgreSQL: ${callerCount} keys in a new organization (${seeded.organizations} organizations in the database); ` +
+            'CPU per request includes the database backends serving the server, when they run on this machine',
+        );
       } catch (error) {
         notes.push(`PostgreSQL: skipped (${(error as Error).message.split('\n')[0]})`);
       }
@@ -175,7 +207,10 @@ try {
   }
   for (const note of notes) log(note);
 
-  // Warm every target (JIT, every caller's credential cached), then interleaved rounds.
+  // Every target answers 2xx; then warm every target (JIT, every caller's credential cached), then
+  // interleaved rounds.
+  for (const target of targets) await probe(target);
+  log(`load from ${generator}${generator === 'autocannon' ? ' (wrk is not installed: bare Express may be limited by the generator, flattering every ratio)' : ''}`);
   for (const target of targets) await measure(target, 2);
   const samples = targets.map(() => [] as Sample[]);
   const bareAtEnd: Sample[] = [];
@@ -190,7 +225,7 @@ try {
   report(samples, bareAtEnd);
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
-  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of [...dataDirs, scratchDir]) rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -226,31 +261,40 @@ function median(values: number[]): number {
 
 function report(samples: Sample[][], bareAtEnd: Sample[]): void {
   // Each round's bare Express figure is the mean of its first and last measurement.
-  const base = samples[0]!.map((first, round) => ({ rps: (first.rps + bareAtEnd[round]!.rps) / 2 }));
+  const mean = (a: number | null, b: number | null) => (a === null || b === null ? null : (a + b) / 2);
+  const base = samples[0]!.map((first, round) => ({ rps: (first.rps + bareAtEnd[round]!.rps) / 2, cpu: mean(first.cpuPerRequest, bareAtEnd[round]!.cpuPerRequest) }));
   const endLoad = loadavg();
   console.log(
     `\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
       `load average ${startLoad.map((l) => l.toFixed(2)).join(' ')} at start, ${endLoad.map((l) => l.toFixed(2)).join(' ')} at end.`,
   );
   console.log(
-    `${connections} connections, ${callerCount} distinct keys, ${rounds} rounds × ${seconds} s per target (medians shown), loopback; ` +
+    `Load from ${generator}: ${connections} connections, ${callerCount} distinct keys, ${rounds} rounds × ${seconds} s per target (medians shown), loopback; ` +
       'each ratio is to bare Express in the same round (measured first and last).',
   );
-  console.log('Every API request is authenticated (Bearer) and validated against openapi.yaml on a warm cache; the key read adds a store read, verify a JSON body and the verified secret\'s lookup.');
+  console.log('Every API request is authenticated (Bearer) and validated against openapi.yaml on a warm cache; the key read adds the key\'s record, verify a JSON body and the verified secret\'s lookup.');
+  console.log('CPU is the server process\'s user + system time per request (its writer thread included), read from /proc; its ratio is bare Express\'s CPU per request over the target\'s.');
   for (const note of notes) console.log(`- ${note}`);
   if (cacheMemory) console.log(`- Memory per cached key: ${cacheMemory.bytesPerKey} bytes of V8 heap (${cacheMemory.count} keys cached from the 1 M-key store).`);
   const drift = samples[0]!.map((first, round) => bareAtEnd[round]!.rps / first.rps - 1);
   console.log(`- Bare Express moved by ${drift.map((d) => `${d >= 0 ? '+' : ''}${(100 * d).toFixed(0)} %`).join(', ')} between the start and the end of each round.`);
-  console.log('\n| target | store | req/s | p99 ms | ratio to bare Express (min–max) | errors | non-2xx |');
-  console.log('|---|---|---:|---:|---:|---:|---:|');
+  console.log('\n| target | store | req/s | p99 ms | ratio to bare Express, req/s (min–max) | CPU µs/req | ratio, CPU | errors | non-2xx |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  const fixed = (n: number | null, digits: number) => (n === null ? '–' : n.toFixed(digits));
   for (const [i, target] of targets.entries()) {
-    const s = i === 0 ? samples[0]!.map((first, round) => ({ ...first, rps: base[round]!.rps, p99: Math.max(first.p99, bareAtEnd[round]!.p99) })) : samples[i]!;
+    const s =
+      i === 0
+        ? samples[0]!.map((first, round) => ({ ...first, rps: base[round]!.rps, cpuPerRequest: base[round]!.cpu, p99: Math.max(first.p99, bareAtEnd[round]!.p99) }))
+        : samples[i]!;
     const ratios = s.map((x, round) => x.rps / base[round]!.rps);
+    const cpus_ = s.map((x) => x.cpuPerRequest).filter((c): c is number => c !== null);
+    const cpuRatios = s.flatMap((x, round) => (x.cpuPerRequest === null || base[round]!.cpu === null ? [] : [base[round]!.cpu! / x.cpuPerRequest]));
     const errors = s.reduce((n, x) => n + x.errors, 0);
     const non2xx = s.reduce((n, x) => n + x.non2xx, 0);
     console.log(
       `| ${target.name} | ${target.store} | ${median(s.map((x) => x.rps)).toFixed(0)} | ${median(s.map((x) => x.p99)).toFixed(1)} | ` +
-        `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ${errors} | ${non2xx} |`,
+        `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ` +
+        `${fixed(cpus_.length ? median(cpus_) : null, 1)} | ${fixed(cpuRatios.length ? median(cpuRatios) : null, 2)} | ${errors} | ${non2xx} |`,
     );
   }
   // What growing the store from 1 k to 1 M keys costs, per endpoint (median of per-round ratios).
@@ -263,8 +307,7 @@ function report(samples: Sample[][], bareAtEnd: Sample[]): void {
     console.log(`\n${t.name}: 1 M keys cost ${(100 * median(growth)).toFixed(1)} % of the 1 k-key throughput (per round: ${growth.map((g) => `${(100 * g).toFixed(1)} %`).join(', ')}).`);
   }
   if (samples.some((s) => s.some((x) => x.errors > 0 || x.non2xx > 0))) {
-    const statuses = [...new Set(samples.flat().flatMap((x) => x.statuses))].join(', ');
-    console.error(`\nSome requests failed (statuses: ${statuses || 'none, connection errors'}): the figures above are not valid.`);
+    console.error('\nSome requests failed (non-2xx answers or connection errors): the figures above are not valid.');
     process.exitCode = 1;
   }
 }

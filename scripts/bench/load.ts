@@ -1,0 +1,173 @@
+/**
+ * Load for the bench: requests/s, p99 latency and the server's CPU time per request, from one
+ * timed run against one target.
+ *
+ * The generator is wrk when it is on the PATH (Debian's `wrk`), autocannon otherwise. On a small
+ * machine the generator shares the cores with the server, and autocannon (JavaScript) tops out
+ * near the speed of bare Express itself: it then measures itself as much as the server, and every
+ * ratio to bare Express comes out flattering. wrk (C) leaves bare Express the bottleneck.
+ * `BENCH_LOAD=wrk|autocannon` chooses.
+ *
+ * CPU per request is read from /proc (Linux): user + system time of the server process (its writer
+ * thread included) and, for PostgreSQL, of the database backends serving it, over the run, divided
+ * by the requests answered. Unlike requests/s, it does not depend on which side is the bottleneck.
+ */
+import autocannon from 'autocannon';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BenchRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface Sample {
+  rps: number;
+  p99: number;
+  /** Server CPU µs per request, or null where /proc cannot tell. */
+  cpuPerRequest: number | null;
+  errors: number;
+  non2xx: number;
+}
+
+export type Generator = 'wrk' | 'autocannon';
+
+export function chooseGenerator(): Generator {
+  const wanted = process.env['BENCH_LOAD'];
+  if (wanted === 'wrk' || wanted === 'autocannon') return wanted;
+  if (wanted) throw new Error(`BENCH_LOAD must be wrk or autocannon, not "${wanted}"`);
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+  } catch (error) {
+    // wrk --version exits with 1 after printing its version; only a missing binary is ENOENT.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'autocannon';
+  }
+  return 'wrk';
+}
+
+// ---------------------------------------------------------------- CPU time from /proc
+
+const TICKS_PER_SECOND = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user + system CPU seconds of a process (all its threads), or null when /proc has no answer. */
+export function cpuSeconds(pid: number): number | null {
+  const file = `/proc/${pid}/stat`;
+  if (!existsSync(file)) return null;
+  // The command name is in parentheses and may hold spaces: fields are counted after it.
+  const stat = readFileSync(file, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+function totalCpu(pids: () => number[]): number | null {
+  let total = 0;
+  for (const pid of pids()) {
+    const seconds = cpuSeconds(pid);
+    if (seconds === null) return null;
+    total += seconds;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- one run
+
+/**
+ * Loads `url` for `seconds` with `connections`, each request of a connection the next of
+ * `requests` (none: a plain GET of the URL). `pids` are the processes whose CPU time is the
+ * server's (asked again at the end, as a database may have opened connections meanwhile).
+ */
+export async function runLoad(
+  generator: Generator,
+  options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number; pids: () => number[]; scratchDir: string },
+): Promise<Sample> {
+  const before = totalCpu(options.pids);
+  const result = generator === 'wrk' ? await runWrk(options) : await runAutocannon(options);
+  const after = totalCpu(options.pids);
+  const answered = result.requests;
+  return {
+    rps: result.rps,
+    p99: result.p99,
+    cpuPerRequest: before !== null && after !== null && answered > 0 ? ((after - before) * 1e6) / answered : null,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+}
+
+interface RawResult {
+  rps: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function runAutocannon(options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number }): Promise<RawResult> {
+  const r = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.seconds,
+    ...(options.requests ? { requests: options.requests } : {}),
+  });
+  return { rps: r.requests.average, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+const luaString = (s: string): string => JSON.stringify(s); // a JSON string literal is a valid Lua one for ASCII
+
+/**
+ * wrk formats every request once, at start, in Lua; each call of `request` hands out the next, so
+ * the generator spends nothing per request beyond sending it.
+ */
+function wrkScript(requests: BenchRequest[]): string {
+  const formatted = requests.map((r) => {
+    const headers = `{ ${Object.entries(r.headers).map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`).join(', ')} }`;
+    return `wrk.format(${luaString(r.method)}, ${luaString(r.path)}, ${headers}${r.body === undefined ? '' : `, ${luaString(r.body)}`})`;
+  });
+  return [
+    'local requests = {}',
+    'local next = 0',
+    `init = function(args) requests = { ${formatted.join(',\n  ')} } end`,
+    'request = function() next = next % #requests + 1; return requests[next] end',
+    '',
+  ].join('\n');
+}
+
+let scripts = 0;
+
+async function runWrk(options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number; scratchDir: string }): Promise<RawResult> {
+  const args = ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency'];
+  if (options.requests) {
+    const script = join(options.scratchDir, `load-${++scripts}.lua`);
+    writeFileSync(script, wrkScript(options.requests));
+    args.push('-s', script);
+  }
+  args.push(options.url);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}:\n${text}`))));
+  });
+  const number = (pattern: RegExp): number => Number(pattern.exec(out)?.[1] ?? 0);
+  const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\b/m.exec(out);
+  if (!p99) throw new Error(`wrk printed no latency distribution:\n${out}`);
+  const scale = { us: 0.001, ms: 1, s: 1000 }[p99[2] as 'us' | 'ms' | 's'];
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: number(/Requests\/sec:\s+([\d.]+)/),
+    p99: Number(p99[1]) * scale,
+    requests: number(/(\d+) requests in/),
+    errors: socketErrors ? socketErrors.slice(1).reduce((n, v) => n + Number(v), 0) : 0,
+    non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
+  };
+}
