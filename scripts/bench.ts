@@ -117,12 +117,11 @@ function apiTargets(store: string, url: string, callers: Caller[], pids: () => P
 }
 
 async function measure(target: Target, duration: number): Promise<Sample> {
-  const pids = await target.pids();
   return runLoad(generator, {
     url: target.url,
     connections,
     seconds: duration,
-    pids: () => pids,
+    pids: target.pids,
     scratchDir,
     ...(target.requests ? { requests: target.requests } : {}),
   });

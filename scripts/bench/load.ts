@@ -68,13 +68,25 @@ export function cpuSeconds(pid: number): number | null {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
-function totalCpu(pids: () => number[]): number | null {
-  let total = 0;
-  for (const pid of pids()) {
+/** CPU seconds of each process that /proc can tell about. */
+function cpuByPid(pids: number[]): Map<number, number> {
+  const times = new Map<number, number>();
+  for (const pid of pids) {
     const seconds = cpuSeconds(pid);
-    if (seconds === null) return null;
-    total += seconds;
+    if (seconds !== null) times.set(pid, seconds);
   }
+  return times;
+}
+
+/**
+ * CPU seconds spent between two readings: processes present at both count their difference, a
+ * process that appeared in between (a new database connection) all of its time. One that went
+ * away in between is not counted (its last moments are lost); null when no process could be read.
+ */
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number | null {
+  if (before.size === 0 || after.size === 0) return null;
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
   return total;
 }
 
@@ -83,20 +95,20 @@ function totalCpu(pids: () => number[]): number | null {
 /**
  * Loads `url` for `seconds` with `connections`, each request of a connection the next of
  * `requests` (none: a plain GET of the URL). `pids` are the processes whose CPU time is the
- * server's (asked again at the end, as a database may have opened connections meanwhile).
+ * server's (asked again at the end, as a database may have opened or closed connections meanwhile).
  */
 export async function runLoad(
   generator: Generator,
-  options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number; pids: () => number[]; scratchDir: string },
+  options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number; pids: () => Promise<number[]>; scratchDir: string },
 ): Promise<Sample> {
-  const before = totalCpu(options.pids);
+  const before = cpuByPid(await options.pids());
   const result = generator === 'wrk' ? await runWrk(options) : await runAutocannon(options);
-  const after = totalCpu(options.pids);
+  const cpu = cpuBetween(before, cpuByPid(await options.pids()));
   const answered = result.requests;
   return {
     rps: result.rps,
     p99: result.p99,
-    cpuPerRequest: before !== null && after !== null && answered > 0 ? ((after - before) * 1e6) / answered : null,
+    cpuPerRequest: cpu !== null && answered > 0 ? (cpu * 1e6) / answered : null,
     errors: result.errors,
     non2xx: result.non2xx,
   };

