@@ -185,3 +185,28 @@ describe('durability', () => {
     await store.close();
   });
 });
+
+describe('the writer thread', () => {
+  it('a script that appends usage and closes the store exits by itself, with the entries written', async () => {
+    const file = freshFile();
+    const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
+    // Nothing but the store keeps this process alive: the thread must neither hold it open
+    // forever after close, nor let it exit before the last batch is in.
+    const child = `
+      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+      const store = openSqliteStore(${JSON.stringify(file)});
+      const entry = { org_id: 'org_1', key_id: 'key_1', at: 1, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' };
+      await store.appendUsage([entry, { ...entry, at: 2 }]);
+      await store.appendUsage([{ ...entry, at: 3 }]);
+      await store.close();
+      process.stdout.write('closed');
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '--no-warnings', '-e', child], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('closed');
+    const store = openSqliteStore(file);
+    expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data.map((u) => u.at)).toStrictEqual([3, 2, 1]);
+    await store.close();
+  });
+});

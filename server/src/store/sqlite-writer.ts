@@ -94,6 +94,20 @@ export function inlineWriter(db: DatabaseSync): BackgroundWrites {
   };
 }
 
+/**
+ * The process's Node options for the thread, but --input-type: a process started with `-e` and
+ * --input-type would hand the thread an option that refuses to load a file, and it would die.
+ */
+function workerExecArgv(): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i]!;
+    if (arg === '--input-type') i++;
+    else if (!arg.startsWith('--input-type=')) args.push(arg);
+  }
+  return args;
+}
+
 type Operation = 'recordUse' | 'appendUsage' | 'pruneUsage' | 'close';
 export type WriterRequest = { id: number; op: Operation; arg: unknown };
 export type WriterReply = { id: number; result?: unknown; error?: { message: string; code?: string } };
@@ -116,7 +130,7 @@ export function threadWriter(file: string): BackgroundWrites {
   };
 
   const start = (): Worker => {
-    const started = new Worker(new URL('./sqlite-writer.worker.ts', import.meta.url), { workerData: { file } });
+    const started = new Worker(new URL('./sqlite-writer.worker.ts', import.meta.url), { workerData: { file }, execArgv: workerExecArgv() });
     started.on('message', (reply: WriterReply) => {
       const waiting = pending.get(reply.id);
       if (!waiting) return;
@@ -160,6 +174,7 @@ export function threadWriter(file: string): BackgroundWrites {
       if (!running) return;
       const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
       await call('close', null).catch(() => {});
+      running.ref(); // until it has exited, even when nothing else keeps the process alive
       await exited;
     },
   };
