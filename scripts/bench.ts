@@ -38,6 +38,7 @@ const stores = new Set((process.env['BENCH_STORES'] ?? 'sqlite-1k,sqlite-1m,post
 const databaseUrl = process.env['DATABASE_URL'];
 const log = (line: string) => console.error(line);
 const generator = chooseGenerator();
+const BARE_JSON_POST = 'bare Express, POST with a JSON body (express.json)';
 const scratchDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-load-'));
 
 // ---------------------------------------------------------------- servers
@@ -167,6 +168,15 @@ try {
   const hello = await start('scripts/bench/hello.ts', {});
   servers.push(hello);
   targets.push({ name: 'bare Express (ETag off)', store: '-', url: `${hello.url}/hello`, pids: async () => [hello.pid] });
+  // The reference for verify: bare Express parsing a JSON body of the same size, and nothing else.
+  const verifyShaped = JSON.stringify({ secret: `hey_${'0'.repeat(36)}`, scopes: ['api_keys:read'] });
+  targets.push({
+    name: BARE_JSON_POST,
+    store: '-',
+    url: hello.url,
+    pids: async () => [hello.pid],
+    requests: [{ method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: verifyShaped }],
+  });
 
   for (const [label, organizations] of [
     ['sqlite-1k', 1],
@@ -295,6 +305,13 @@ function report(samples: Sample[][], bareAtEnd: Sample[]): void {
         `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) | ` +
         `${fixed(cpus_.length ? median(cpus_) : null, 1)} | ${fixed(cpuRatios.length ? median(cpuRatios) : null, 2)} | ${errors} | ${non2xx} |`,
     );
+  }
+  // Verify against the reference that also reads and parses a JSON body.
+  const jsonPost = targets.findIndex((t) => t.name === BARE_JSON_POST);
+  for (const [i, target] of targets.entries()) {
+    if (target.name !== 'POST /v1/api-keys/verify' || jsonPost === -1) continue;
+    const ratios = samples[i]!.map((x, round) => x.rps / samples[jsonPost]![round]!.rps);
+    console.log(`\n${target.name} (${target.store}) against ${BARE_JSON_POST}: ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}).`);
   }
   // What growing the store from 1 k to 1 M keys costs, per endpoint (median of per-round ratios).
   const small = targets.filter((t) => t.store === 'SQLite, 1 k keys');
