@@ -219,7 +219,7 @@ try {
   // Every target answers 2xx; then warm every target (JIT, every caller's credential cached), then
   // interleaved rounds.
   for (const target of targets) await probe(target);
-  log(`load from ${generator}${generator === 'autocannon' ? ' (wrk is not installed: bare Express may be limited by the generator, flattering every ratio)' : ''}`);
+  log(`load from ${generator}${generator === 'autocannon' ? ' (wrk is not installed: autocannon takes more of the cores the servers share with it)' : ''}`);
   for (const target of targets) await measure(target, 2);
   const samples = targets.map(() => [] as Sample[]);
   const bareAtEnd: Sample[] = [];

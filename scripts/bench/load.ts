@@ -3,10 +3,9 @@
  * timed run against one target.
  *
  * The generator is wrk when it is on the PATH (Debian's `wrk`), autocannon otherwise. On a small
- * machine the generator shares the cores with the server, and autocannon (JavaScript) tops out
- * near the speed of bare Express itself: it then measures itself as much as the server, and every
- * ratio to bare Express comes out flattering. wrk (C) leaves bare Express the bottleneck.
- * `BENCH_LOAD=wrk|autocannon` chooses.
+ * machine the generator shares the cores with the servers, and wrk (C) takes less of them per
+ * request than autocannon (JavaScript): on these 2-core machines autocannon found bare Express
+ * 5-10 % slower than wrk did, back to back. `BENCH_LOAD=wrk|autocannon` chooses.
  *
  * CPU per request is read from /proc (Linux): user + system time of the server process (its writer
  * thread included) and, for PostgreSQL, of the database backends serving it, over the run, divided
