@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { createApp } from '../../server/src/app.ts';
+import { prototypedClasses } from '../../server/src/http/server.ts';
 import { systemClock } from '../../server/src/domain/clock.ts';
 import { KeyService } from '../../server/src/domain/service.ts';
 import { nodeCrypto } from '../../server/src/node-crypto.ts';
@@ -63,8 +64,18 @@ class Sink extends Duplex {
 }
 const socket = new Sink();
 
+/** The classes a server builds requests and responses from: Node's for bare Express (as its
+ * app.listen does), the app's for ours (as main.ts does, through http/server.ts). */
+interface Classes {
+  IncomingMessage: typeof IncomingMessage;
+  ServerResponse: typeof ServerResponse;
+}
+const nodeClasses: Classes = { IncomingMessage, ServerResponse };
+const appClasses: Classes = prototypedClasses(app);
+
 interface Call {
   app: Express;
+  classes: Classes;
   method: string;
   url: string;
   headers: [string, string][];
@@ -74,7 +85,7 @@ interface Call {
 /** One request through `call.app`; resolves with the status once the answer is finished. */
 function send(call: Call): Promise<number> {
   return new Promise((resolve) => {
-    const req = new IncomingMessage(socket as never);
+    const req = new call.classes.IncomingMessage(socket as never);
     req.method = call.method;
     req.url = call.url;
     req.httpVersion = '1.1';
@@ -89,7 +100,7 @@ function send(call: Call): Promise<number> {
     if (call.body !== undefined) req.push(call.body);
     req.push(null);
     req.complete = true;
-    const res = new ServerResponse(req);
+    const res = new call.classes.ServerResponse(req);
     res.assignSocket(socket as never);
     res.on('finish', () => {
       res.detachSocket(socket as never);
@@ -102,11 +113,12 @@ function send(call: Call): Promise<number> {
 const callers = seeded.callers;
 const bearer = (i: number): [string, string] => ['Authorization', `Bearer ${callers[i % callers.length]!.secret}`];
 const targets: Record<string, (i: number) => Call> = {
-  bare: () => ({ app: bare, method: 'GET', url: '/hello', headers: [] }),
-  me: (i) => ({ app, method: 'GET', url: '/v1/me', headers: [bearer(i)] }),
-  key: (i) => ({ app, method: 'GET', url: `/v1/api-keys/${callers[i % callers.length]!.id}`, headers: [bearer(i)] }),
+  bare: () => ({ app: bare, classes: nodeClasses, method: 'GET', url: '/hello', headers: [] }),
+  me: (i) => ({ app, classes: appClasses, method: 'GET', url: '/v1/me', headers: [bearer(i)] }),
+  key: (i) => ({ app, classes: appClasses, method: 'GET', url: `/v1/api-keys/${callers[i % callers.length]!.id}`, headers: [bearer(i)] }),
   verify: (i) => ({
     app,
+    classes: appClasses,
     method: 'POST',
     url: '/v1/api-keys/verify',
     headers: [bearer(i), ['Content-Type', 'application/json']],

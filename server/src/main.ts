@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
+import { createAppServer } from './http/server.ts';
 import { readConfig } from './config.ts';
 import { systemClock } from './domain/clock.ts';
 import { KeyService } from './domain/service.ts';
@@ -58,7 +59,7 @@ const sweepTimer = setInterval(() => {
 flushTimer.unref();
 sweepTimer.unref();
 
-const server = app.listen(config.port, config.host, () => {
+const server = createAppServer(app).listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   console.log(`heykeys listening on http://${config.host}:${port} (store: ${store.kind})`);
 });

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createApp } from '../../server/src/app.ts';
+import { createAppServer } from '../../server/src/http/server.ts';
 import { ManualClock } from '../../server/src/domain/clock.ts';
 import { KeyService } from '../../server/src/domain/service.ts';
 import { nodeCrypto } from '../../server/src/node-crypto.ts';
@@ -38,8 +39,9 @@ export async function startTestServer(
     rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
     logger: { error: (message, fields) => logs.push(JSON.stringify({ message, ...fields })) },
   });
+  // Built as main.ts builds it, so the in-process tests run through the same server.
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createAppServer(app).listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const newOrganization = async (name = 'Acme') => {
