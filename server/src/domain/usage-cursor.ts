@@ -6,6 +6,7 @@
  * Portable: the memory store (and so the MSW mocks) uses it too.
  */
 import { DomainError } from './errors.ts';
+import type { Page, UsageEntry } from './model.ts';
 
 export interface UsagePosition {
   at: number;
@@ -23,6 +24,16 @@ export function parseUsageCursor(cursor: string): UsagePosition {
   const match = CURSOR.exec(cursor);
   if (!match) throw DomainError.validation([{ field: 'query/cursor', message: 'is not a cursor of this usage log' }]);
   return { at: Number(match[1]), seq: Number(match[2]) };
+}
+
+/**
+ * A page from rows read newest first, one more than `limit` (the extra one only says another page
+ * exists); the cursor is the position of the page's last entry.
+ */
+export function usagePage<R extends UsagePosition>(rows: R[], limit: number, toEntry: (row: R) => UsageEntry): Page<UsageEntry> {
+  const data = rows.slice(0, limit);
+  const last = data[data.length - 1];
+  return { data: data.map(toEntry), next_cursor: rows.length > limit && last ? usageCursor(last) : null };
 }
 
 /** True when the entry at (at, seq) comes after `position` in newest-first order. */

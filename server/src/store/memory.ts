@@ -18,7 +18,7 @@ import type {
   UsageEntry,
   Workspace,
 } from '../domain/model.ts';
-import { isBefore, usageCursor } from '../domain/usage-cursor.ts';
+import { isBefore, usagePage } from '../domain/usage-cursor.ts';
 import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -267,12 +267,7 @@ export class MemoryStore implements Store {
     const newestFirst = this.#usage
       .filter((u) => u.org_id === orgId && u.key_id === keyId && isBefore(u.at, u.seq, page.before))
       .sort((a, b) => b.at - a.at || b.seq - a.seq);
-    const data = newestFirst.slice(0, page.limit);
-    const last = data[data.length - 1];
-    return {
-      data: data.map(({ seq: _seq, ...entry }) => entry),
-      next_cursor: newestFirst.length > page.limit && last ? usageCursor(last) : null,
-    };
+    return usagePage(newestFirst, page.limit, ({ seq: _seq, ...entry }) => entry);
   }
 
   async countUsage(orgId: string, keyId: string, since: number): Promise<UsageCounts> {

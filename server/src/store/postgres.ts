@@ -33,7 +33,7 @@ import type {
   UsageEntry,
   Workspace,
 } from '../domain/model.ts';
-import { usageCursor } from '../domain/usage-cursor.ts';
+import { usagePage } from '../domain/usage-cursor.ts';
 import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 import { readMigrations, type Migration } from './migrations.ts';
@@ -884,9 +884,7 @@ export class PostgresStore implements Store {
        ORDER BY at DESC, seq DESC LIMIT $5`,
       [orgId, keyId, page.before?.at ?? Number.MAX_SAFE_INTEGER, page.before?.seq ?? 0, page.limit + 1],
     );
-    const data = rows.slice(0, page.limit);
-    const last = data[data.length - 1];
-    return { data: data.map(toUsage), next_cursor: rows.length > page.limit && last ? usageCursor(last) : null };
+    return usagePage(rows, page.limit, toUsage);
   }
 
   async countUsage(orgId: string, keyId: string, since: number): Promise<UsageCounts> {

@@ -26,7 +26,7 @@ import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Sto
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 import { readMigrations, type Migration } from './migrations.ts';
 import { BUSY_TIMEOUT_MS, inlineWriter, threadWriter, type BackgroundWrites } from './sqlite-writer.ts';
-import { usageCursor } from '../domain/usage-cursor.ts';
+import { usagePage } from '../domain/usage-cursor.ts';
 
 const MIGRATIONS_DIR = new URL('./migrations/sqlite/', import.meta.url);
 
@@ -535,9 +535,7 @@ export class SqliteStore implements Store {
       page.before?.seq ?? 0,
       page.limit + 1,
     ) as unknown as (UsageRow & { seq: number })[];
-    const data = rows.slice(0, page.limit);
-    const last = data[data.length - 1];
-    return { data: data.map(toUsage), next_cursor: rows.length > page.limit && last ? usageCursor(last) : null };
+    return usagePage(rows, page.limit, toUsage);
   }
 
   async countUsage(orgId: string, keyId: string, since: number): Promise<UsageCounts> {
