@@ -447,13 +447,12 @@ export class KeyService {
       key: null,
     });
     if (!this.isWellFormed(input.secret)) return fail('MALFORMED', 'The secret is not a well-formed key of this service.');
-    // Cache first without a promise in between; the store only when the cache has no answer.
-    const digest = this.crypto.sha256Hex(input.secret);
-    const credential = this.cache.get(digest) ?? (await this.#load(digest));
-    if (!credential || !confirmed(credential, digest) || credential.key.org_id !== ctx.principal.key.org_id) {
+    const found = await this.#lookup(input.secret);
+    if (!found || found.credential.key.org_id !== ctx.principal.key.org_id) {
       return fail('NOT_FOUND', 'No key of this organization has this secret.');
     }
-    const policy = this.cache.getPolicy(credential.key.org_id) ?? (await this.policy(credential.key.org_id));
+    const { credential, digest } = found;
+    const policy = await this.policy(credential.key.org_id);
     const failures: Pick<FailedCheck, 'code' | 'detail'>[] = lifecycleFailures(credential, policy, ctx.now);
     if (isInactive(credential, policy, ctx.now)) await this.#autoDisable(credential.key.org_id, credential.key.id, ctx.now);
     if (credential.key.status === 'revoked') {
