@@ -148,9 +148,10 @@ export class KeyService {
   #idMs = -1;
   #idSequence = 0;
   /**
-   * Ids (not secrets) take their random characters from a pool refilled 4 KiB at a time: a usage
-   * entry gets an id on every request, and one CSPRNG call per id cost ~8 us, more than the
-   * SHA-256 of the key. Secrets still come straight from the crypto port.
+   * Ids (not secrets) take their random characters from a pool refilled 4 KiB at a time: one
+   * CSPRNG call per id cost ~8 us. (Usage entries, which had an id on every request, have none
+   * now; the mocks' seeded fixture ids, listed in mocks/README.md, are drawn through this pool.)
+   * Secrets still come straight from the crypto port.
    */
   readonly #idRandom: CryptoPort;
 
