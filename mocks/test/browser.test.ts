@@ -4,8 +4,8 @@
  * headless Chromium. The page starts setupMockWorker and uses the SDK over fetch: it creates a key,
  * shows the secret once, and lists keys without it.
  *
- * Chromium is required, not optional: without /usr/bin/chromium this test fails and says how to
- * install it. It never downloads a browser.
+ * Debian's Chromium, never a downloaded one: without it the suite is skipped and says why, except
+ * under CI=true, where it fails (test/support/chromium.ts).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -13,112 +13,104 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_FLAGS, chromiumSkipReason } from '../../test/support/chromium.ts';
 import { initWorker } from '../scripts/init-worker.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 const EXAMPLE = fileURLToPath(new URL('../example/', import.meta.url));
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
 
-let work: string;
-let dist: string;
-let site: Server;
-let origin: string;
-/** Every path the static server was asked for: API calls must never reach it. */
-const served: string[] = [];
+const SUITE = 'the mocks in a real browser';
+const skipReason = chromiumSkipReason(SUITE);
 
-beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'heykeys-mocks-browser-'));
-  dist = join(work, 'dist');
-  const publicDir = join(work, 'public');
-  const worker = await initWorker(publicDir);
-  expect(readFileSync(worker, 'utf8')).toContain('Mock Service Worker');
+describe.skipIf(skipReason !== '')(`${SUITE}${skipReason}`, () => {
+  let work: string;
+  let dist: string;
+  let site: Server;
+  let origin: string;
+  /** Every path the static server was asked for: API calls must never reach it. */
+  const served: string[] = [];
 
-  const { build } = await import('vite');
-  await build({ configFile: join(EXAMPLE, 'vite.config.ts'), publicDir, logLevel: 'warn', build: { outDir: dist, emptyOutDir: true } });
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'heykeys-mocks-browser-'));
+    dist = join(work, 'dist');
+    const publicDir = join(work, 'public');
+    const worker = await initWorker(publicDir);
+    expect(readFileSync(worker, 'utf8')).toContain('Mock Service Worker');
 
-  site = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://site').pathname;
-    served.push(path);
-    const file = normalize(join(dist, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(dist) || !existsSync(file)) return void res.writeHead(404).end();
-    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
+    const { build } = await import('vite');
+    await build({ configFile: join(EXAMPLE, 'vite.config.ts'), publicDir, logLevel: 'warn', build: { outDir: dist, emptyOutDir: true } });
+
+    site = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://site').pathname;
+      served.push(path);
+      const file = normalize(join(dist, path === '/' ? 'index.html' : path));
+      if (!file.startsWith(dist) || !existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await new Promise((resolve) => (site ? site.close(resolve) : resolve(undefined)));
+    if (work) rmSync(work, { recursive: true, force: true });
   });
-  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-}, 120_000);
 
-afterAll(async () => {
-  await new Promise((resolve) => (site ? site.close(resolve) : resolve(undefined)));
-  if (work) rmSync(work, { recursive: true, force: true });
+  it('creates a key through the mocks in Chromium, shows its secret once and lists keys without it', async () => {
+    const { chromium } = await import('playwright-core');
+    const profile = mkdtempSync(join(tmpdir(), 'heykeys-mocks-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      page.on('console', (message) => {
+        // Chromium logs every failed response; those are checked one by one below instead.
+        if (message.text().startsWith('Failed to load resource')) return;
+        if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+      });
+      const failed: string[] = [];
+      page.on('response', (response) => {
+        if (response.status() >= 400) failed.push(`${response.status()} ${response.request().method()} ${new URL(response.url()).pathname}`);
+      });
+
+      await page.goto(`${origin}/`);
+      await expect.poll(() => page.locator('#status').textContent(), { timeout: 20_000 }).toBe('Mocked API ready: Acme, 5 keys.');
+      const rows = page.locator('#keys tr');
+      expect(await rows.count()).toBe(5);
+
+      await page.fill('#name', 'Browser key');
+      await page.click('#create-button');
+      const secretLocator = page.locator('#secret');
+      await expect.poll(() => secretLocator.textContent()).toMatch(/^hey_[0-9A-Za-z]{36}$/);
+      const secret = (await secretLocator.textContent())!;
+      expect(await page.locator('#new-secret').isVisible()).toBe(true);
+
+      await expect.poll(() => rows.count()).toBe(6);
+      const created = page.locator('#keys tr', { hasText: 'Browser key' });
+      expect(await created.locator('td').allTextContents()).toEqual(['Browser key', `hey_...${secret.slice(-4)}`, 'read_only', 'active']);
+      expect(await page.locator('#keys').innerHTML()).not.toContain(secret);
+
+      await page.click('#dismiss');
+      expect(await page.locator('#new-secret').isVisible()).toBe(false);
+      expect(await page.content()).not.toContain(secret);
+
+      // The read-only key may not create keys: the page shows the server's 403 detail.
+      await page.selectOption('#actor', 'Read-only dashboard key');
+      await page.click('#create-button');
+      await expect.poll(() => page.locator('#error').textContent()).toBe('403: This API key lacks the permission api_keys:write needed for createApiKey.');
+      expect(await rows.count()).toBe(6);
+
+      expect(problems).toEqual([]);
+      expect(failed).toEqual(['403 POST /v1/api-keys']);
+      // The service worker answered every API call: the static server only served the build.
+      expect(served.filter((path) => path.startsWith('/v1/'))).toEqual([]);
+      expect(served).toContain('/mockServiceWorker.js');
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
-
-it('creates a key through the mocks in Chromium, shows its secret once and lists keys without it', async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: run \`apt-get install -y chromium\` (Debian's package). This test never downloads a browser.`);
-  }
-  const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'heykeys-mocks-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
-  try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      // Chromium logs every failed response; those are checked one by one below instead.
-      if (message.text().startsWith('Failed to load resource')) return;
-      if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
-    });
-    const failed: string[] = [];
-    page.on('response', (response) => {
-      if (response.status() >= 400) failed.push(`${response.status()} ${response.request().method()} ${new URL(response.url()).pathname}`);
-    });
-
-    await page.goto(`${origin}/`);
-    await expect.poll(() => page.locator('#status').textContent(), { timeout: 20_000 }).toBe('Mocked API ready: Acme, 5 keys.');
-    const rows = page.locator('#keys tr');
-    expect(await rows.count()).toBe(5);
-
-    await page.fill('#name', 'Browser key');
-    await page.click('#create-button');
-    const secretLocator = page.locator('#secret');
-    await expect.poll(() => secretLocator.textContent()).toMatch(/^hey_[0-9A-Za-z]{36}$/);
-    const secret = (await secretLocator.textContent())!;
-    expect(await page.locator('#new-secret').isVisible()).toBe(true);
-
-    await expect.poll(() => rows.count()).toBe(6);
-    const created = page.locator('#keys tr', { hasText: 'Browser key' });
-    expect(await created.locator('td').allTextContents()).toEqual(['Browser key', `hey_...${secret.slice(-4)}`, 'read_only', 'active']);
-    expect(await page.locator('#keys').innerHTML()).not.toContain(secret);
-
-    await page.click('#dismiss');
-    expect(await page.locator('#new-secret').isVisible()).toBe(false);
-    expect(await page.content()).not.toContain(secret);
-
-    // The read-only key may not create keys: the page shows the server's 403 detail.
-    await page.selectOption('#actor', 'Read-only dashboard key');
-    await page.click('#create-button');
-    await expect.poll(() => page.locator('#error').textContent()).toBe('403: This API key lacks the permission api_keys:write needed for createApiKey.');
-    expect(await rows.count()).toBe(6);
-
-    expect(problems).toEqual([]);
-    expect(failed).toEqual(['403 POST /v1/api-keys']);
-    // The service worker answered every API call: the static server only served the build.
-    expect(served.filter((path) => path.startsWith('/v1/'))).toEqual([]);
-    expect(served).toContain('/mockServiceWorker.js');
-  } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  }
-}, 120_000);

@@ -16,11 +16,11 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_FLAGS, chromiumSkipReason } from '../support/chromium.ts';
 import { spawnServer, type ServerProcess } from '../support/process.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const OPENAPI_FETCH = join(ROOT, 'node_modules', 'openapi-fetch', 'dist', 'index.mjs');
 
 let outDir: string;
@@ -94,7 +94,9 @@ describe('the built SDK is browser-safe', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))(`in headless Chromium (${CHROMIUM})`, () => {
+const skipReason = chromiumSkipReason('the SDK in headless Chromium');
+
+describe.skipIf(skipReason !== '')(`in headless Chromium (${CHROMIUM})${skipReason}`, () => {
   let api: ServerProcess;
   let site: Server;
 
@@ -141,7 +143,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`in headless Chromium (${CHROMIUM})`, () 
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: CHROMIUM_FLAGS,
     });
     try {
       const page = await browser.newPage();
