@@ -9,7 +9,8 @@
  * the request path. Run it with `--cpu-prof` to see where the time goes. No HTTP parsing and no
  * socket writes are included, so the figures are well below the loopback ones (docs/decisions/0007).
  *
- *   N (30000), ROUNDS (7); argument: targets to run, e.g. `bare,me` (default bare,me,key,verify)
+ *   N (30000), ROUNDS (7); argument: targets to run, e.g. `bare,me` (default bare,me,key,verify;
+ *   also barepost: bare Express answering a POST whose JSON body express.json() parses, verify's reference)
  */
 import express, { type Express } from 'express';
 import { IncomingMessage, ServerResponse } from 'node:http';
@@ -43,6 +44,9 @@ bare.disable('x-powered-by');
 bare.set('etag', false);
 bare.get('/hello', (_req, res) => {
   res.json({ hello: 'world' });
+});
+bare.post('/echo', express.json(), (req, res) => {
+  res.json({ fields: Object.keys(req.body as object).length });
 });
 
 /** A socket that takes whatever is written and answers nothing. */
@@ -114,6 +118,14 @@ const callers = seeded.callers;
 const bearer = (i: number): [string, string] => ['Authorization', `Bearer ${callers[i % callers.length]!.secret}`];
 const targets: Record<string, (i: number) => Call> = {
   bare: () => ({ app: bare, classes: nodeClasses, method: 'GET', url: '/hello', headers: [] }),
+  barepost: (i) => ({
+    app: bare,
+    classes: nodeClasses,
+    method: 'POST',
+    url: '/echo',
+    headers: [['Content-Type', 'application/json']],
+    body: JSON.stringify({ secret: callers[i % callers.length]!.secret, scopes: ['api_keys:read'] }),
+  }),
   me: (i) => ({ app, classes: appClasses, method: 'GET', url: '/v1/me', headers: [bearer(i)] }),
   key: (i) => ({ app, classes: appClasses, method: 'GET', url: `/v1/api-keys/${callers[i % callers.length]!.id}`, headers: [bearer(i)] }),
   verify: (i) => ({

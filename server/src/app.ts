@@ -13,6 +13,7 @@ import { authenticate, operationOf, principalOf } from './http/auth.ts';
 import { problemHandler, type ErrorLogger } from './http/problem.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import { loadSpec, operationMatcher, operationsOf, type OpenApiDocument } from './http/spec.ts';
+import { jsonBody } from './http/json-body.ts';
 import { series } from './http/pipeline.ts';
 import { sendJson } from './http/respond.ts';
 import { usageLog } from './http/usage.ts';
@@ -114,7 +115,7 @@ export function createApp(deps: AppDeps): express.Express {
       usageLog(service, clientIp),
       authenticate(service, operationMatcher(operations)),
       ...rateLimit(deps.rateLimitPerMinute ?? 0, service.clock),
-      express.json({ limit: '64kb' }),
+      jsonBody({ limit: 64 * 1024 }),
       (req: Request, res: Response, next: NextFunction) => {
         // A JSON request with no body at all is validated as an empty object, so it gets a 400
         // listing what is missing instead of reaching a handler with no input.
