@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (result.headers) res.set(result.headers);
     if (result.body === undefined) res.status(result.status).end();
     else if (validateResponses) res.status(result.status).json(result.body);
-    else sendJson(res, result.status, result.body);
+    else sendJson(res, result.status, result.json ?? JSON.stringify(result.body));
   };
 
   // The whole pipeline, in order, as one Express layer (http/pipeline.ts).

@@ -10,8 +10,8 @@
  */
 import type { Response } from 'express';
 
-export function sendJson(res: Response, status: number, body: unknown): void {
-  const payload = JSON.stringify(body);
+/** `payload` is the answer's JSON text (what JSON.stringify gives for the body). */
+export function sendJson(res: Response, status: number, payload: string): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(payload));

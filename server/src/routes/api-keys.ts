@@ -1,4 +1,4 @@
-import { presentKey, presentKeyWithSecret, presentUsage, presentVerify } from '../domain/present.ts';
+import { presentKey, presentKeyWithSecret, presentUsage, presentVerify, presentVerifyJson } from '../domain/present.ts';
 import type { KeyService } from '../domain/service.ts';
 import { created, mapPage, noContent, ok, pageRequest, SECRET_HEADERS, defineHandlers } from './types.ts';
 
@@ -35,7 +35,10 @@ export function apiKeyHandlers(service: KeyService) {
       const usage = await service.usage(ctx, params['id']!, pageRequest(query));
       return ok({ ...mapPage(usage, presentUsage), counts: usage.counts });
     },
-    verifyApiKey: async ({ ctx, body }) => ok(presentVerify(await service.verify(ctx, body))),
+    verifyApiKey: async ({ ctx, body }) => {
+      const outcome = await service.verify(ctx, body);
+      return { status: 200, body: presentVerify(outcome), json: presentVerifyJson(outcome) };
+    },
     listWorkspaceApiKeys: async ({ ctx, params, query }) => {
       const page = await service.listKeys(ctx, {}, pageRequest(query), params['id']!);
       return ok(mapPage(page, (k) => presentKey(k, ctx.now)));

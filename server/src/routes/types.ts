@@ -15,6 +15,8 @@ export interface HandlerInput {
 export interface HandlerResult {
   status: number;
   body?: unknown;
+  /** `JSON.stringify(body)`, when the handler has it cheaper (response validation still checks `body`). */
+  json?: string;
   headers?: Record<string, string>;
 }
 
