@@ -9,7 +9,9 @@
  * - the query string is still validated (the URL is parsed only when it has a '?');
  * - request validation builds per route what does not change between requests (its parameter
  *   mutator, dereferenced parameters, known query parameters) and parses each distinct
- *   Content-Type header once, and still validates parameters, the query and bodies the same way.
+ *   Content-Type header once, and still validates parameters, the query and bodies the same way;
+ * - a route without parameters requested without a query string skips the query handling (the
+ *   parameter mutator) and still has its body validated; anything invalid gets the same error.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
@@ -40,6 +42,16 @@ const spec = {
         responses: ok,
       },
     },
+    // No parameters at all: the route the query handling can be skipped for.
+    '/notes': {
+      post: {
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', required: ['text'], properties: { text: { type: 'string', maxLength: 5 } }, additionalProperties: false } } },
+        },
+        responses: ok,
+      },
+    },
     '/items/{id}': {
       get: {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^it_[a-z0-9é ]+$' } }],
@@ -57,6 +69,9 @@ const pathToRegexpModule = validatorRequire('path-to-regexp') as { pathToRegexp:
 /** The validator's parameter and content-type helpers, so their calls can be counted too. */
 const parserUtil = validatorRequire('./middlewares/parsers/util.js') as { dereferenceParameter: (...args: unknown[]) => unknown };
 const middlewareUtil = validatorRequire('./middlewares/util.js') as { ContentType: { from: (...args: unknown[]) => unknown } };
+const mutatorModule = validatorRequire('./middlewares/parsers/req.parameter.mutator.js') as {
+  RequestParameterMutator: { prototype: { modifyRequest: (...args: unknown[]) => unknown } };
+};
 
 /** Counts calls to `object[name]` while `run` runs. */
 async function counting<T extends object>(object: T, name: keyof T & string, run: () => Promise<void>): Promise<number> {
@@ -107,6 +122,7 @@ async function start(settings: Record<string, boolean> = {}): Promise<Running> {
   app.get('/items', handler);
   app.post('/items/special', handler);
   app.post('/things', handler);
+  app.post('/notes', handler);
   app.get('/items/:id', handler);
   app.delete('/items/:id', handler);
   app.use((err: { status?: number; message?: string; headers?: Record<string, string> }, _req: Request, res: Response, _next: NextFunction) => {
@@ -235,5 +251,32 @@ describe('request validation, built once per route', () => {
       expect((await call('/things', 'POST', { type: 'text/plain', text: 'name' })).status).toBe(415);
       expect((await call('/things', 'POST', json('{"name":"a"}'))).status).toBe(200);
     }
+  });
+
+  it('skips the query handling for a route without parameters and no query string, and still validates', async () => {
+    running = await start();
+    await call('/notes', 'POST', json('{"text":"a"}'));
+    const plain = async () => {
+      for (let i = 0; i < 3; i++) expect((await call('/notes', 'POST', json('{"text":"ab"}'))).status).toBe(200);
+    };
+    expect(await counting(mutatorModule.RequestParameterMutator.prototype, 'modifyRequest', plain)).toBe(0);
+
+    // Anything invalid answers as before (through the full path).
+    let answers: { status: number; body: { message?: string } }[] = [];
+    const invalid = async () => {
+      answers = [
+        await call('/notes', 'POST', json('{"text":"too long"}')),
+        await call('/notes', 'POST', json('{"text":"a","extra":1}')),
+        await call('/notes', 'POST', json('{}')),
+        await call('/notes?text=a', 'POST', json('{"text":"a"}')),
+        await call('/notes', 'POST', { type: 'text/plain', text: 'a' }),
+      ];
+    };
+    expect(await counting(mutatorModule.RequestParameterMutator.prototype, 'modifyRequest', invalid)).toBe(4);
+    expect(answers.map((a) => a.status)).toEqual([400, 400, 400, 400, 415]);
+    expect(answers[0]!.body.message).toContain('must NOT have more than 5 characters');
+    expect(answers[1]!.body.message).toContain('must NOT have additional properties');
+    expect(answers[2]!.body.message).toContain("must have required property 'text'");
+    expect(answers[3]!.body.message).toContain("Unknown query parameter 'text'");
   });
 });
