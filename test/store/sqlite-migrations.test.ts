@@ -209,4 +209,23 @@ describe('the writer thread', () => {
     expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data.map((u) => u.at)).toStrictEqual([3, 2, 1]);
     await store.close();
   });
+
+  it('starts under the V8 and process options a deployment tunes (a thread refuses them when handed them)', async () => {
+    const file = freshFile();
+    const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
+    const child = `
+      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+      const store = openSqliteStore(${JSON.stringify(file)});
+      await store.appendUsage([{ org_id: 'org_1', key_id: 'key_1', at: 7, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' }]);
+      await store.close();
+      process.stdout.write('closed');
+    `;
+    const tuned = ['--max-old-space-size=512', '--max-semi-space-size=16', '--stack-size=2000', '--title=heykeys-test'];
+    const result = spawnSync(process.execPath, [...tuned, '--input-type=module', '--no-warnings', '-e', child], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('closed');
+    const store = openSqliteStore(file);
+    expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data.map((u) => u.at)).toStrictEqual([7]);
+    await store.close();
+  });
 });

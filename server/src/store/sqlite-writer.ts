@@ -94,20 +94,6 @@ export function inlineWriter(db: DatabaseSync): BackgroundWrites {
   };
 }
 
-/**
- * The process's Node options for the thread, but --input-type: a process started with `-e` and
- * --input-type would hand the thread an option that refuses to load a file, and it would die.
- */
-function workerExecArgv(): string[] {
-  const args: string[] = [];
-  for (let i = 0; i < process.execArgv.length; i++) {
-    const arg = process.execArgv[i]!;
-    if (arg === '--input-type') i++;
-    else if (!arg.startsWith('--input-type=')) args.push(arg);
-  }
-  return args;
-}
-
 type Operation = 'recordUse' | 'appendUsage' | 'pruneUsage' | 'close';
 export type WriterRequest = { id: number; op: Operation; arg: unknown };
 export type WriterReply = { id: number; result?: unknown; error?: { message: string; code?: string } };
@@ -130,7 +116,11 @@ export function threadWriter(file: string): BackgroundWrites {
   };
 
   const start = (): Worker => {
-    const started = new Worker(new URL('./sqlite-writer.worker.ts', import.meta.url), { workerData: { file }, execArgv: workerExecArgv() });
+    // None of the process's Node options: the thread runs only our module and needs none, and
+    // several are refused or break it. Given to a thread, V8 and per-process options
+    // (--max-old-space-size, --max-semi-space-size, --stack-size, --title) make the constructor
+    // throw; inherited, --input-type (a process started with -e) makes it refuse to load a file.
+    const started = new Worker(new URL('./sqlite-writer.worker.ts', import.meta.url), { workerData: { file }, execArgv: [] });
     started.on('message', (reply: WriterReply) => {
       const waiting = pending.get(reply.id);
       if (!waiting) return;
