@@ -10,8 +10,9 @@
  * - request validation builds per route what does not change between requests (its parameter
  *   mutator, dereferenced parameters, known query parameters) and parses each distinct
  *   Content-Type header once, and still validates parameters, the query and bodies the same way;
- * - a route without parameters requested without a query string skips the query handling (the
- *   parameter mutator) and still has its body validated; anything invalid gets the same error.
+ * - a route whose only parameters are plain path parameters, requested without a query string,
+ *   skips the query handling (the parameter mutator) and still has its path parameters and body
+ *   validated; anything invalid gets the same error; a route with a query parameter does not skip.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
@@ -253,13 +254,24 @@ describe('request validation, built once per route', () => {
     }
   });
 
-  it('skips the query handling for a route without parameters and no query string, and still validates', async () => {
+  it('skips the query handling for a route with no parameters but plain path ones and no query string, and still validates', async () => {
     running = await start();
     await call('/notes', 'POST', json('{"text":"a"}'));
+    await call('/items/it_0');
+    await call('/things', 'POST', json('{"name":"a"}'));
     const plain = async () => {
-      for (let i = 0; i < 3; i++) expect((await call('/notes', 'POST', json('{"text":"ab"}'))).status).toBe(200);
+      for (let i = 0; i < 3; i++) {
+        expect((await call('/notes', 'POST', json('{"text":"ab"}'))).status).toBe(200);
+        expect((await call(`/items/it_${i}%20x`)).status).toBe(200);
+        expect(running!.seen.at(-1)!.params).toEqual({ id: `it_${i} x` });
+      }
     };
     expect(await counting(mutatorModule.RequestParameterMutator.prototype, 'modifyRequest', plain)).toBe(0);
+    // A route with a query parameter keeps the full path, with or without a query string.
+    const withQueryParameter = async () => {
+      expect((await call('/things', 'POST', json('{"name":"a"}'))).status).toBe(200);
+    };
+    expect(await counting(mutatorModule.RequestParameterMutator.prototype, 'modifyRequest', withQueryParameter)).toBe(1);
 
     // Anything invalid answers as before (through the full path).
     let answers: { status: number; body: { message?: string } }[] = [];
@@ -270,10 +282,12 @@ describe('request validation, built once per route', () => {
         await call('/notes', 'POST', json('{}')),
         await call('/notes?text=a', 'POST', json('{"text":"a"}')),
         await call('/notes', 'POST', { type: 'text/plain', text: 'a' }),
+        await call('/items/nope'),
       ];
     };
-    expect(await counting(mutatorModule.RequestParameterMutator.prototype, 'modifyRequest', invalid)).toBe(4);
-    expect(answers.map((a) => a.status)).toEqual([400, 400, 400, 400, 415]);
+    expect(await counting(mutatorModule.RequestParameterMutator.prototype, 'modifyRequest', invalid)).toBe(5);
+    expect(answers.map((a) => a.status)).toEqual([400, 400, 400, 400, 415, 400]);
+    expect(answers[5]!.body.message).toContain('pattern');
     expect(answers[0]!.body.message).toContain('must NOT have more than 5 characters');
     expect(answers[1]!.body.message).toContain('must NOT have additional properties');
     expect(answers[2]!.body.message).toContain("must have required property 'text'");
