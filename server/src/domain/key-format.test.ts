@@ -2,7 +2,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { nodeCrypto } from '../node-crypto.ts';
 import { crc32 } from './crypto.ts';
-import { formatKey, generateKey, isWellFormedKey, keyHint, newId, toBase62 } from './key-format.ts';
+import { BASE62, checksum, formatKey, generateKey, isWellFormedKey, keyHint, newId, toBase62 } from './key-format.ts';
 
 describe('key format', () => {
   it('matches the product test vector', () => {
@@ -27,6 +27,48 @@ describe('key format', () => {
     expect(isWellFormedKey(nodeCrypto, 'hey_', key.slice(0, -1))).toBe(false);
     expect(isWellFormedKey(nodeCrypto, 'hey_', key + 'a')).toBe(false);
     expect(isWellFormedKey(nodeCrypto, 'hey_', 'hey_' + '-'.repeat(36))).toBe(false);
+  });
+
+  it('agrees with the plain definition (alphabet by regular expression, checksum as a string) on near misses', () => {
+    const plain = (prefix: string, secret: string): boolean =>
+      secret.length === prefix.length + 36 &&
+      secret.startsWith(prefix) &&
+      /^[0-9A-Za-z]+$/.test(secret.slice(prefix.length)) &&
+      checksum(nodeCrypto, secret.slice(0, -6)) === secret.slice(-6);
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    // Next to the alphabet's ranges, outside ASCII, and a lone surrogate.
+    const odd = ['/', ':', '@', '[', '`', '{', ' ', '\u00e9', '\u0660', '\ud83d'];
+    const keys: string[] = [];
+    // Keys whose checksum starts with one and two zeros (CRC32 below 62^5 and 62^4).
+    for (let found = 0; found < 2; ) {
+      const random30 = Array.from({ length: 30 }, () => BASE62[random(62)]).join('');
+      const key = formatKey(nodeCrypto, 'hey_', random30);
+      if (key.slice(-6).startsWith(found === 0 ? '0' : '00')) {
+        keys.push(key);
+        found++;
+      }
+    }
+    for (let i = 0; i < 300; i++) keys.push(generateKey(nodeCrypto, 'hey_'));
+    // A character outside the alphabet with a checksum that matches it: only the alphabet check can refuse these.
+    const outsiders = odd.map((c) => formatKey(nodeCrypto, 'hey_', `${'a'.repeat(15)}${c}${'b'.repeat(14)}`));
+    for (const key of outsiders) expect(isWellFormedKey(nodeCrypto, 'hey_', key), key).toBe(false);
+    let checked = 0;
+    for (const key of keys) {
+      const variants = [key];
+      for (let k = 0; k < 20; k++) {
+        const at = random(key.length);
+        const c = random(3) === 0 ? odd[random(odd.length)]! : BASE62[random(62)]!;
+        variants.push(key.slice(0, at) + c + key.slice(at + 1));
+      }
+      for (const v of variants) {
+        expect(isWellFormedKey(nodeCrypto, 'hey_', v), v).toBe(plain('hey_', v));
+        checked++;
+      }
+    }
+    expect(keys[0]!.slice(-6)).toMatch(/^0/);
+    expect(keys[1]!.slice(-6)).toMatch(/^00/);
+    expect(checked).toBeGreaterThan(6000);
   });
 
   it('supports a configured prefix', () => {
