@@ -97,9 +97,13 @@ export function createApp(deps: AppDeps): express.Express {
       body: req.body,
     });
     if (result.headers) res.set(result.headers);
-    if (result.body === undefined) res.status(result.status).end();
+    if (result.json !== undefined) {
+      // Validated as what goes on the wire; res.json writes the same bytes again.
+      if (validateResponses) res.status(result.status).json(JSON.parse(result.json));
+      else sendJson(res, result.status, result.json);
+    } else if (result.body === undefined) res.status(result.status).end();
     else if (validateResponses) res.status(result.status).json(result.body);
-    else sendJson(res, result.status, result.json ?? JSON.stringify(result.body));
+    else sendJson(res, result.status, JSON.stringify(result.body));
   };
 
   // The whole pipeline, in order, as one Express layer (http/pipeline.ts).

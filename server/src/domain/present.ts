@@ -90,15 +90,16 @@ const verifiedKeyJson = new WeakMap<KeyRecord, { version: number; json: string }
 
 /** Exactly `JSON.stringify(presentVerify(outcome))`, with the key's part from the memo above. */
 export function presentVerifyJson(outcome: VerifyOutcome): string {
-  const head = JSON.stringify({ valid: outcome.valid, code: outcome.code, failed_checks: outcome.failed_checks });
+  // The key is the answer's last field: the text without it ends in `null}`.
+  const withoutKey = JSON.stringify(presentVerify({ ...outcome, key: null }));
   const key = outcome.key;
-  if (!key) return `${head.slice(0, -1)},"key":null}`;
+  if (!key) return withoutKey;
   let memo = verifiedKeyJson.get(key);
   if (memo?.version !== key.version) {
     memo = { version: key.version, json: JSON.stringify(verifiedKey(key)) };
     verifiedKeyJson.set(key, memo);
   }
-  return `${head.slice(0, -1)},"key":${memo.json}}`;
+  return `${withoutKey.slice(0, -'null}'.length)}${memo.json}}`;
 }
 
 export function presentMember(member: MemberWithKey | (Member & { api_key_id: string | null })) {

@@ -3,7 +3,7 @@
  * directly. Nearly every request with a body here carries `Content-Type: application/json` (with
  * or without `; charset=utf-8`), a Content-Length within the limit and no Content-Encoding; for
  * those, body-parser's general machinery (content type parsed twice, charset lookup and decoder,
- * raw-body's async-resource bookkeeping and listeners, debug calls) cost ~5 µs of a ~26 µs
+ * raw-body's async-resource bookkeeping and listeners, debug calls) cost ~3-5 µs of a ~23 µs
  * verify (`npm run bench:in-process verify`, docs/decisions/0007-fast-path.md). Everything else
  * (other spellings of the type, other charsets, compressed or chunked bodies, bodies over the
  * limit, a stream already read) goes to body-parser itself, so its answers stay the reference.

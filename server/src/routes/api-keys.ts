@@ -1,4 +1,4 @@
-import { presentKey, presentKeyWithSecret, presentUsage, presentVerify, presentVerifyJson } from '../domain/present.ts';
+import { presentKey, presentKeyWithSecret, presentUsage, presentVerifyJson } from '../domain/present.ts';
 import type { KeyService } from '../domain/service.ts';
 import { created, mapPage, noContent, ok, pageRequest, SECRET_HEADERS, defineHandlers } from './types.ts';
 
@@ -35,10 +35,7 @@ export function apiKeyHandlers(service: KeyService) {
       const usage = await service.usage(ctx, params['id']!, pageRequest(query));
       return ok({ ...mapPage(usage, presentUsage), counts: usage.counts });
     },
-    verifyApiKey: async ({ ctx, body }) => {
-      const outcome = await service.verify(ctx, body);
-      return { status: 200, body: presentVerify(outcome), json: presentVerifyJson(outcome) };
-    },
+    verifyApiKey: async ({ ctx, body }) => ({ status: 200, json: presentVerifyJson(await service.verify(ctx, body)) }),
     listWorkspaceApiKeys: async ({ ctx, params, query }) => {
       const page = await service.listKeys(ctx, {}, pageRequest(query), params['id']!);
       return ok(mapPage(page, (k) => presentKey(k, ctx.now)));

@@ -15,7 +15,7 @@ export interface HandlerInput {
 export interface HandlerResult {
   status: number;
   body?: unknown;
-  /** `JSON.stringify(body)`, when the handler has it cheaper (response validation still checks `body`). */
+  /** Instead of `body`: the body already as JSON text, when the handler has that cheaper. */
   json?: string;
   headers?: Record<string, string>;
 }
