@@ -30,6 +30,23 @@ export interface BackgroundWrites {
   close(): Promise<void>;
 }
 
+/**
+ * Runs `work` in one write transaction on `db` (the store's connection or the writer thread's):
+ * all of it commits or none of it does. IMMEDIATE takes the write lock at the start, so a
+ * transaction never fails halfway for want of it.
+ */
+export function writeTransaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
 /** The statements themselves, run synchronously on whichever connection hosts them. */
 export function prepareBackgroundWrites(db: DatabaseSync) {
   // The WHERE clause skips rows the use would not change, so a flush rewrites only what moved.
@@ -48,27 +65,16 @@ export function prepareBackgroundWrites(db: DatabaseSync) {
   );
   const pruneChunk = db.prepare(`DELETE FROM usage WHERE seq IN (SELECT seq FROM usage WHERE at < ? LIMIT ${PRUNE_CHUNK})`);
 
-  const transaction = (work: () => void): void => {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      work();
-      db.exec('COMMIT');
-    } catch (error) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw error;
-    }
-  };
-
   return {
     recordUse(uses: KeyUse[]): void {
       if (uses.length === 0) return;
-      transaction(() => {
+      writeTransaction(db, () => {
         for (const use of uses) recordUse.run({ key_id: use.key_id, digest: use.digest, at: use.at });
       });
     },
     appendUsage(entries: UsageEntry[]): void {
       if (entries.length === 0) return;
-      transaction(() => {
+      writeTransaction(db, () => {
         for (const u of entries) insertUsage.run(u.org_id, u.key_id, u.at, u.method, u.route, u.status, u.ip, u.user_agent, u.secret);
       });
     },

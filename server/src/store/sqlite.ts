@@ -25,7 +25,7 @@ import type {
 import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 import { readMigrations, type Migration } from './migrations.ts';
-import { BUSY_TIMEOUT_MS, inlineWriter, threadWriter, type BackgroundWrites } from './sqlite-writer.ts';
+import { BUSY_TIMEOUT_MS, inlineWriter, threadWriter, writeTransaction, type BackgroundWrites } from './sqlite-writer.ts';
 import { usagePage } from '../domain/usage-cursor.ts';
 
 const MIGRATIONS_DIR = new URL('./migrations/sqlite/', import.meta.url);
@@ -292,19 +292,6 @@ export class SqliteStore implements Store {
     this.#background = background;
   }
 
-  /** Runs `work` in one write transaction: all of it commits or none of it does. */
-  #transaction<T>(work: () => T): T {
-    this.#sql.begin.run();
-    try {
-      const result = work();
-      this.#sql.commit.run();
-      return result;
-    } catch (error) {
-      if (this.db.isTransaction) this.#sql.rollback.run();
-      throw error;
-    }
-  }
-
   #insertAudit(events: AuditEvent[]): void {
     for (const e of events) {
       this.#sql.insertAudit.run({
@@ -338,7 +325,7 @@ export class SqliteStore implements Store {
 
   async createOrganization(input: NewOrganization): Promise<boolean> {
     // BEGIN IMMEDIATE takes the write lock first, so two processes cannot both see an empty store.
-    return this.#transaction(() => {
+    return writeTransaction(this.db, () => {
       if (input.only_if_none && this.db.prepare('SELECT 1 FROM organizations LIMIT 1').get()) return false;
       this.#sql.insertOrganization.run({ id: input.org.id, name: input.org.name, created_at: input.org.created_at });
       this.#putPolicy(input.org.id, input.policy);
@@ -376,7 +363,7 @@ export class SqliteStore implements Store {
   }
 
   async updatePolicy(orgId: string, policy: Policy, audit: AuditEvent[]): Promise<void> {
-    this.#transaction(() => {
+    writeTransaction(this.db, () => {
       this.#putPolicy(orgId, policy);
       this.#insertAudit(audit);
     });
@@ -401,7 +388,7 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------ workspaces and tags
 
   async createWorkspace(workspace: Workspace, audit: AuditEvent[]): Promise<void> {
-    this.#transaction(() => {
+    writeTransaction(this.db, () => {
       this.#sql.insertWorkspace.run({ id: workspace.id, org_id: workspace.org_id, name: workspace.name, created_at: workspace.created_at });
       this.#insertAudit(audit);
     });
@@ -418,7 +405,7 @@ export class SqliteStore implements Store {
   }
 
   async renameWorkspace(orgId: string, workspaceId: string, name: string, audit: AuditEvent[]): Promise<Workspace | null> {
-    return this.#transaction(() => {
+    return writeTransaction(this.db, () => {
       const row = this.#sql.renameWorkspace.get(name, workspaceId, orgId) as Workspace | undefined;
       if (!row) return null;
       this.#insertAudit(audit);
@@ -427,7 +414,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteWorkspace(orgId: string, workspaceId: string, at: number, audit: AuditEvent[]): Promise<string[] | null> {
-    return this.#transaction(() => {
+    return writeTransaction(this.db, () => {
       if (!this.#sql.getWorkspace.get(workspaceId, orgId)) return null;
       this.#sql.deleteWorkspaceTags.run(workspaceId);
       const revoked = this.#sql.revokePinnedKeys.all({ org_id: orgId, workspace_id: workspaceId, at }) as {
@@ -491,7 +478,7 @@ export class SqliteStore implements Store {
   }
 
   async insertKey(input: NewKey): Promise<'ok' | 'cap_reached'> {
-    return this.#transaction(() => {
+    return writeTransaction(this.db, () => {
       const held = (this.#sql.unrevokedKeyCount.get(input.key.org_id) as { unrevoked: number } | undefined)?.unrevoked ?? 0;
       if (held >= input.max_keys) return 'cap_reached';
       if (input.machine_user) this.#insertMember(input.machine_user);
@@ -502,7 +489,7 @@ export class SqliteStore implements Store {
   }
 
   async writeKey(write: KeyWrite): Promise<boolean> {
-    return this.#transaction(() => {
+    return writeTransaction(this.db, () => {
       const result = this.#sql.writeKey.run({ ...keyParams(write.key), expected_version: write.expected_version });
       if (changed(result) === 0) return false;
       this.#sql.rememberDigest.run(write.key.digest, write.key.id);
@@ -572,9 +559,6 @@ function prepareStatements(db: DatabaseSync) {
   const keyColumns = KEY_COLUMNS.join(', ');
   const keyValues = KEY_COLUMNS.map((c) => `:${c}`).join(', ');
   return {
-    begin: prepare('BEGIN IMMEDIATE'),
-    commit: prepare('COMMIT'),
-    rollback: prepare('ROLLBACK'),
 
     countOrganizations: prepare('SELECT count(*) AS n FROM organizations'),
     insertOrganization: prepare('INSERT INTO organizations (id, name, created_at) VALUES (:id, :name, :created_at)'),
