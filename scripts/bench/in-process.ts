@@ -12,7 +12,7 @@
  *   N (30000), ROUNDS (7); argument: targets to run, e.g. `bare,me` (default bare,me,key,verify;
  *   also barepost: bare Express answering a POST whose JSON body express.json() parses, verify's reference)
  */
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import { systemClock } from '../../server/src/domain/clock.ts';
 import { KeyService } from '../../server/src/domain/service.ts';
 import { nodeCrypto } from '../../server/src/node-crypto.ts';
 import { openSqliteStore } from '../../server/src/store/sqlite.ts';
+import { bareApp } from './bare-app.ts';
 import { copyInto, seededSqlite } from './seed-sqlite.ts';
 
 const N = Number(process.env['N'] ?? 30_000);
@@ -39,15 +40,7 @@ const app = createApp({ service, rateLimitPerMinute: 0 });
 // As the server does: usage entries are flushed once a second.
 const flushes = setInterval(() => service.flush().catch((error) => console.error(error)), 1000);
 
-const bare = express();
-bare.disable('x-powered-by');
-bare.set('etag', false);
-bare.get('/hello', (_req, res) => {
-  res.json({ hello: 'world' });
-});
-bare.post('/echo', express.json(), (req, res) => {
-  res.json({ fields: Object.keys(req.body as object).length });
-});
+const bare = bareApp();
 
 /** A socket that takes whatever is written and answers nothing. */
 class Sink extends Duplex {
