@@ -149,14 +149,27 @@ describe('loadMigrations', () => {
   });
 });
 
+/**
+ * Runs `body` as an ES module in a new Node process (with `nodeOptions` first), `store` being the
+ * SQLite store opened on `file`.
+ */
+function runWithStore(file: string, body: string, nodeOptions: string[] = []) {
+  const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
+  const script = `
+    import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+    const store = openSqliteStore(${JSON.stringify(file)});
+    ${body}
+  `;
+  return spawnSync(process.execPath, [...nodeOptions, '--input-type=module', '--no-warnings', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+}
+
 describe('durability', () => {
   it('an acknowledged revoke survives the process being killed without closing the database', async () => {
     const file = freshFile();
-    const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
     // The child creates an organization, revokes its key, then dies by SIGKILL: no close, no checkpoint.
-    const child = `
-      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
-      const store = openSqliteStore(${JSON.stringify(file)});
+    const result = runWithStore(
+      file,
+      `
       const key = {
         id: 'key_1', org_id: 'org_1', name: 'Owner key', description: null,
         permission: { type: 'all', scopes: [] }, owner: { type: 'user', id: 'usr_1', name: 'O' },
@@ -174,8 +187,8 @@ describe('durability', () => {
       const ok = await store.writeKey({ key: { ...key, status: 'revoked', revoked_at: 2, version: 2 }, expected_version: 1, audit: [] });
       process.stdout.write(String(ok));
       process.kill(process.pid, 'SIGKILL');
-    `;
-    const result = spawnSync(process.execPath, ['--input-type=module', '--no-warnings', '-e', child], { encoding: 'utf8' });
+    `,
+    );
     expect(result.stderr).toBe('');
     expect(result.signal).toBe('SIGKILL');
     expect(result.stdout).toBe('true');
@@ -187,45 +200,30 @@ describe('durability', () => {
 });
 
 describe('the writer thread', () => {
-  it('a script that appends usage and closes the store exits by itself, with the entries written', async () => {
+  // Nothing but the store keeps the process alive: the thread must neither hold it open forever
+  // after close, nor let it exit before the last batch is in. And it must start under the V8 and
+  // process options a deployment tunes, which a thread refuses when handed them.
+  it.each([
+    ['no Node options', []],
+    ['V8 and process options', ['--max-old-space-size=512', '--max-semi-space-size=16', '--stack-size=2000', '--title=heykeys-test']],
+  ])('a script that appends usage and closes the store exits by itself, with the entries written (%s)', async (_name, nodeOptions) => {
     const file = freshFile();
-    const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
-    // Nothing but the store keeps this process alive: the thread must neither hold it open
-    // forever after close, nor let it exit before the last batch is in.
-    const child = `
-      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
-      const store = openSqliteStore(${JSON.stringify(file)});
+    const result = runWithStore(
+      file,
+      `
       const entry = { org_id: 'org_1', key_id: 'key_1', at: 1, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' };
       await store.appendUsage([entry, { ...entry, at: 2 }]);
       await store.appendUsage([{ ...entry, at: 3 }]);
       await store.close();
       process.stdout.write('closed');
-    `;
-    const result = spawnSync(process.execPath, ['--input-type=module', '--no-warnings', '-e', child], { encoding: 'utf8', timeout: 20_000 });
+    `,
+      nodeOptions,
+    );
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toBe('closed');
     const store = openSqliteStore(file);
     expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data.map((u) => u.at)).toStrictEqual([3, 2, 1]);
-    await store.close();
-  });
-
-  it('starts under the V8 and process options a deployment tunes (a thread refuses them when handed them)', async () => {
-    const file = freshFile();
-    const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
-    const child = `
-      import { openSqliteStore } from ${JSON.stringify(storeUrl)};
-      const store = openSqliteStore(${JSON.stringify(file)});
-      await store.appendUsage([{ org_id: 'org_1', key_id: 'key_1', at: 7, method: 'GET', route: '/v1/me', status: 200, ip: null, user_agent: null, secret: 'current' }]);
-      await store.close();
-      process.stdout.write('closed');
-    `;
-    const tuned = ['--max-old-space-size=512', '--max-semi-space-size=16', '--stack-size=2000', '--title=heykeys-test'];
-    const result = spawnSync(process.execPath, [...tuned, '--input-type=module', '--no-warnings', '-e', child], { encoding: 'utf8', timeout: 20_000 });
-    expect(result.stderr).toBe('');
-    expect(result.stdout).toBe('closed');
-    const store = openSqliteStore(file);
-    expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data.map((u) => u.at)).toStrictEqual([7]);
     await store.close();
   });
 });
