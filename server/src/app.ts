@@ -18,6 +18,7 @@ import { series } from './http/pipeline.ts';
 import { sendJson } from './http/respond.ts';
 import { usageLog } from './http/usage.ts';
 import { allHandlers } from './routes/index.ts';
+import { resultJson } from './routes/types.ts';
 
 export { allHandlers } from './routes/index.ts';
 
@@ -97,13 +98,11 @@ export function createApp(deps: AppDeps): express.Express {
       body: req.body,
     });
     if (result.headers) res.set(result.headers);
-    if (result.json !== undefined) {
-      // Validated as what goes on the wire; res.json writes the same bytes again.
-      if (validateResponses) res.status(result.status).json(JSON.parse(result.json));
-      else sendJson(res, result.status, result.json);
-    } else if (result.body === undefined) res.status(result.status).end();
-    else if (validateResponses) res.status(result.status).json(result.body);
-    else sendJson(res, result.status, JSON.stringify(result.body));
+    const json = resultJson(result);
+    if (json === undefined) res.status(result.status).end();
+    // Validated as what goes on the wire; res.json writes the same bytes again.
+    else if (validateResponses) res.status(result.status).json(JSON.parse(json));
+    else sendJson(res, result.status, json);
   };
 
   // The whole pipeline, in order, as one Express layer (http/pipeline.ts).

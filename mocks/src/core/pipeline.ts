@@ -20,7 +20,7 @@ import { rateLimit } from '../../../server/src/http/rate-limit.ts';
 import { apiKeyHandlers } from '../../../server/src/routes/api-keys.ts';
 import { identityHandlers } from '../../../server/src/routes/identity.ts';
 import { organizationHandlers } from '../../../server/src/routes/organization.ts';
-import type { Handlers } from '../../../server/src/routes/types.ts';
+import { resultJson, type Handlers } from '../../../server/src/routes/types.ts';
 import type { RequestValidator } from './validation.ts';
 
 /** express.json({ limit: '64kb' }) */
@@ -203,11 +203,12 @@ export function createDispatcher(options: PipelineOptions): Dispatch {
       });
       const responseHeaders = new Headers(result.headers);
       responseHeaders.set('X-Request-Id', requestId);
-      if (result.body === undefined) {
+      const json = resultJson(result);
+      if (json === undefined) {
         response = new Response(null, { status: result.status, headers: responseHeaders });
       } else {
         responseHeaders.set('Content-Type', 'application/json; charset=utf-8');
-        response = new Response(JSON.stringify(result.body), { status: result.status, headers: responseHeaders });
+        response = new Response(json, { status: result.status, headers: responseHeaders });
       }
     } catch (err) {
       const error = toDomainError(err);

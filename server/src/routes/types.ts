@@ -33,6 +33,11 @@ export function defineHandlers<const H extends { [K in keyof H]: K extends Opera
   return handlers;
 }
 
+/** The JSON text a result answers with, or undefined for an answer without a body. */
+export function resultJson(result: HandlerResult): string | undefined {
+  return result.json ?? (result.body === undefined ? undefined : JSON.stringify(result.body));
+}
+
 export const ok = (body: unknown): HandlerResult => ({ status: 200, body });
 export const created = (body: unknown, headers?: Record<string, string>): HandlerResult => ({ status: 201, body, ...(headers ? { headers } : {}) });
 export const noContent = (): HandlerResult => ({ status: 204 });
