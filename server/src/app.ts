@@ -18,7 +18,7 @@ import { series } from './http/pipeline.ts';
 import { sendJson } from './http/respond.ts';
 import { usageLog } from './http/usage.ts';
 import { allHandlers } from './routes/index.ts';
-import { resultJson } from './routes/types.ts';
+import { resultJson, type HandlerResult } from './routes/types.ts';
 
 export { allHandlers } from './routes/index.ts';
 
@@ -76,10 +76,20 @@ export function createApp(deps: AppDeps): express.Express {
     fileUploader: false,
   });
 
+  const answer = (res: Response, result: HandlerResult): void => {
+    if (result.headers) res.set(result.headers);
+    const json = resultJson(result);
+    if (json === undefined) res.status(result.status).end();
+    // Validated as what goes on the wire; res.json writes the same bytes again.
+    else if (validateResponses) res.status(result.status).json(JSON.parse(json));
+    else sendJson(res, result.status, json);
+  };
+
   // Dispatches to the operation authentication matched (and checked the scopes of), which must be
   // the one the validator matched (and validated the request for), with the path parameters the
-  // validator decoded and validated. Express's router would match the path a third time.
-  const dispatch = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  // validator decoded and validated. Express's router would match the path a third time. A handler
+  // that answers at once is answered at once (routes/types.ts); series() takes a rejection as an error.
+  const dispatch = (req: Request, res: Response, next: NextFunction): void | Promise<void> => {
     const operation = operationOf(res);
     const validated = (req as ValidatedRequest).openapi;
     const operationId = validated?.schema?.operationId;
@@ -91,18 +101,14 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const handler = handlers[operationId]!;
     const principal = principalOf(res);
-    const result = await handler({
+    const result = handler({
       ctx: { principal, ip: clientIp(req), now: service.clock.now() },
       params: validated!.pathParams ?? {},
       query: req.query as Record<string, unknown>,
       body: req.body,
     });
-    if (result.headers) res.set(result.headers);
-    const json = resultJson(result);
-    if (json === undefined) res.status(result.status).end();
-    // Validated as what goes on the wire; res.json writes the same bytes again.
-    else if (validateResponses) res.status(result.status).json(JSON.parse(json));
-    else sendJson(res, result.status, json);
+    if (result instanceof Promise) return result.then((settled) => answer(res, settled));
+    answer(res, result);
   };
 
   // The whole pipeline, in order, as one Express layer (http/pipeline.ts).

@@ -145,6 +145,67 @@ describe('authentication from the cache alone (authenticateCached)', () => {
   });
 });
 
+describe('verify and reads from the cache alone (verifyCached, getKeyCached)', () => {
+  it('verifies as verify does, in every state a cached key can be in', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k', expires_in_days: 7, scopes: ['api_keys:read'] });
+    const other = await service.createOrganization({ name: 'Other', owner_name: 'Bo', owner_email: 'bo@other.test' });
+    const stranger = await auth(other.secret);
+    const inputs = [{ secret }, { secret, scopes: ['api_keys:write'] }, { secret, workspace_id: 'ws_00000000other' }, { secret: 'hey_nope' }];
+    const states: [string, () => Promise<unknown>][] = [
+      ['valid', async () => {}],
+      ['disabled', () => service.disableKey(ctx(owner), key.id)],
+      ['enabled again', () => service.enableKey(ctx(owner), key.id)],
+      ['expired', async () => clock.advance(8 * DAY)],
+      ['revoked', () => service.revokeKey(ctx(owner), key.id)],
+    ];
+    for (const [state, change] of states) {
+      await change();
+      for (const caller of [owner, stranger]) {
+        await service.verify(ctx(caller), { secret }); // warm the cache again after a change
+        for (const input of inputs) {
+          const cached = service.verifyCached(ctx(caller), input);
+          expect(cached, `${state}: cached`).not.toBeNull();
+          expect({ state, input, answer: cached }).toStrictEqual({ state, input, answer: await service.verify(ctx(caller), input) });
+        }
+      }
+    }
+  });
+
+  it('leaves a cold cache and a key just become inactive to verify, and marks a valid key used', async () => {
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k' });
+    expect(service.verifyCached(ctx(owner), { secret })).toBeNull(); // never looked up yet
+    expect((await service.verify(ctx(owner), { secret })).code).toBe('VALID');
+    clock.advance(5 * SECOND);
+    expect(service.verifyCached(ctx(owner), { secret })?.code).toBe('VALID');
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBe(clock.now());
+    await service.updatePolicy(ctx(owner), { inactivity_days: 30 });
+    await service.verify(ctx(owner), { secret });
+    clock.advance(31 * DAY);
+    // Disabling for inactivity writes to the store: only verify does that.
+    expect(service.verifyCached(ctx(owner), { secret })).toBeNull();
+    expect((await service.verify(ctx(owner), { secret })).code).toBe('DISABLED');
+    expect((await service.getKey(ctx(owner), key.id)).status).toBe('disabled');
+  });
+
+  it('reads a key as getKey does once it is cached, and leaves the rest to getKey', async () => {
+    const { key } = await service.createKey(ctx(owner), { name: 'k' });
+    expect(service.getKeyCached(ctx(owner), key.id)).toBeNull();
+    const read = await service.getKey(ctx(owner), key.id);
+    expect(service.getKeyCached(ctx(owner), key.id)).toStrictEqual(read);
+    await service.revokeKey(ctx(owner), key.id);
+    expect(service.getKeyCached(ctx(owner), key.id)).toBeNull(); // the change dropped it
+    await rejects(service.getKey(ctx(owner), key.id), 'not_found');
+    // Cached again as revoked: the 404 comes from the cache too.
+    expect(() => service.getKeyCached(ctx(owner), key.id)).toThrow(DomainError);
+  });
+
+  it('has an organization once it was read', async () => {
+    expect(service.getOrganizationCached(owner.key.org_id)).toBeNull();
+    const org = await service.getOrganization(owner.key.org_id);
+    expect(service.getOrganizationCached(owner.key.org_id)).toBe(org);
+  });
+});
+
 describe('inactivity', () => {
   it('disables a key unused for the policy days, at the boundary to the second, with one audit event', async () => {
     await service.updatePolicy(ctx(owner), { inactivity_days: 90 });

@@ -205,6 +205,11 @@ export class KeyService {
   /** Organizations never change once created, so they are cached for good. */
   #organizations = new Map<string, Organization>();
 
+  /** The organization when it is cached (it is once anything of it was read), or null. */
+  getOrganizationCached(orgId: string): Organization | null {
+    return this.#organizations.get(orgId) ?? null;
+  }
+
   async getOrganization(orgId: string): Promise<Organization> {
     const cached = this.#organizations.get(orgId);
     if (cached) return cached;
@@ -441,21 +446,34 @@ export class KeyService {
 
   /** For other services. Expected outcomes are values; only contract failures are errors. */
   async verify(ctx: RequestContext, input: VerifyInput): Promise<VerifyOutcome> {
-    const fail = (code: 'MALFORMED' | 'NOT_FOUND', detail: string): VerifyOutcome => ({
-      valid: false,
-      code,
-      failed_checks: [{ code, detail }],
-      key: null,
-    });
-    if (!this.isWellFormed(input.secret)) return fail('MALFORMED', 'The secret is not a well-formed key of this service.');
+    if (!this.isWellFormed(input.secret)) return verifyFailure('MALFORMED', 'The secret is not a well-formed key of this service.');
     const found = await this.#lookup(input.secret);
-    if (!found || found.credential.key.org_id !== ctx.principal.key.org_id) {
-      return fail('NOT_FOUND', 'No key of this organization has this secret.');
-    }
+    if (!found || found.credential.key.org_id !== ctx.principal.key.org_id) return notThisOrganization();
     const { credential, digest } = found;
     const policy = await this.policy(credential.key.org_id);
-    const failures: Pick<FailedCheck, 'code' | 'detail'>[] = lifecycleFailures(credential, policy, ctx.now);
     if (isInactive(credential, policy, ctx.now)) await this.#autoDisable(credential.key.org_id, credential.key.id, ctx.now);
+    return this.#verifyFound(ctx, input, credential, digest, policy);
+  }
+
+  /**
+   * The same as `verify` when the answer needs nothing but what is cached (the verified credential
+   * and its organization's policy, the usual case under load), without a promise: null when it
+   * needs the store (not cached, or just become inactive: disabling it is `verify`'s to do).
+   */
+  verifyCached(ctx: RequestContext, input: VerifyInput): VerifyOutcome | null {
+    if (!this.isWellFormed(input.secret)) return verifyFailure('MALFORMED', 'The secret is not a well-formed key of this service.');
+    const digest = this.crypto.sha256Hex(input.secret);
+    const credential = this.cache.get(digest);
+    if (!credential) return null;
+    if (!confirmed(credential, digest) || credential.key.org_id !== ctx.principal.key.org_id) return notThisOrganization();
+    const policy = this.cache.getPolicy(credential.key.org_id);
+    if (!policy || isInactive(credential, policy, ctx.now)) return null;
+    return this.#verifyFound(ctx, input, credential, digest, policy);
+  }
+
+  /** Verify's checks of a credential of the caller's organization, with its policy at hand. */
+  #verifyFound(ctx: RequestContext, input: VerifyInput, credential: Credential, digest: string, policy: Policy): VerifyOutcome {
+    const failures: Pick<FailedCheck, 'code' | 'detail'>[] = lifecycleFailures(credential, policy, ctx.now);
     if (credential.key.status === 'revoked') {
       return { valid: false, code: 'REVOKED', failed_checks: failures.map(({ code, detail }) => ({ code, detail })), key: null };
     }
@@ -615,6 +633,17 @@ export class KeyService {
       key = (await this.store.getKey(orgId, keyId)) ?? undefined;
       if (key && reads.generation === generation) reads.set(key, ctx.now);
     }
+    return this.#visibleKey(ctx, keyId, key);
+  }
+
+  /** The same as `getKey` when the record is cached, without a promise: null when it needs the store. */
+  getKeyCached(ctx: RequestContext, keyId: string): KeyRecord | null {
+    const key = this.cache.reads.get(ctx.principal.key.org_id, keyId, ctx.now);
+    return key ? this.#visibleKey(ctx, keyId, key) : null;
+  }
+
+  /** A key read by id as its reader may see it (with the uses not written yet), or its 404. */
+  #visibleKey(ctx: RequestContext, keyId: string, key: KeyRecord | undefined): KeyRecord {
     if (!key || key.status === 'revoked' || !canSeeKey(ctx.principal.key, key)) throw DomainError.notFound('API key', keyId);
     return this.#withQueuedUses(key);
   }
@@ -970,6 +999,13 @@ function diff<T extends object>(before: T, after: T, fields: (keyof T & string)[
  * without leaking timing. A retired secret has no stored digest left to compare; its lookup
  * row alone marks it.
  */
+/** A verify answer for a secret that fails before any key is found. */
+function verifyFailure(code: 'MALFORMED' | 'NOT_FOUND', detail: string): VerifyOutcome {
+  return { valid: false, code, failed_checks: [{ code, detail }], key: null };
+}
+
+const notThisOrganization = (): VerifyOutcome => verifyFailure('NOT_FOUND', 'No key of this organization has this secret.');
+
 function confirmed(credential: Credential, digest: string): boolean {
   if (credential.secret === 'retired') return true;
   const stored = credential.secret === 'previous' ? credential.key.prev_digest : credential.key.digest;

@@ -1,6 +1,6 @@
 import { presentKey, presentKeyWithSecret, presentUsage, presentVerifyJson } from '../domain/present.ts';
 import type { KeyService } from '../domain/service.ts';
-import { created, mapPage, noContent, ok, pageRequest, SECRET_HEADERS, defineHandlers } from './types.ts';
+import { answerFrom, created, mapPage, noContent, ok, pageRequest, SECRET_HEADERS, defineHandlers } from './types.ts';
 
 export function apiKeyHandlers(service: KeyService) {
   return defineHandlers({
@@ -18,7 +18,10 @@ export function apiKeyHandlers(service: KeyService) {
       const { key, secret } = await service.createKey(ctx, body);
       return created(presentKeyWithSecret(key, secret, ctx.now), SECRET_HEADERS);
     },
-    getApiKey: async ({ ctx, params }) => ok(presentKey(await service.getKey(ctx, params['id']!), ctx.now)),
+    getApiKey: ({ ctx, params }) => {
+      const id = params['id']!;
+      return answerFrom(service.getKeyCached(ctx, id), () => service.getKey(ctx, id), (key) => ok(presentKey(key, ctx.now)));
+    },
     updateApiKey: async ({ ctx, params, body }) => ok(presentKey(await service.updateKey(ctx, params['id']!, body), ctx.now)),
     revokeApiKey: async ({ ctx, params }) => {
       await service.revokeKey(ctx, params['id']!);
@@ -35,7 +38,8 @@ export function apiKeyHandlers(service: KeyService) {
       const usage = await service.usage(ctx, params['id']!, pageRequest(query));
       return ok({ ...mapPage(usage, presentUsage), counts: usage.counts });
     },
-    verifyApiKey: async ({ ctx, body }) => ({ status: 200, json: presentVerifyJson(await service.verify(ctx, body)) }),
+    verifyApiKey: ({ ctx, body }) =>
+      answerFrom(service.verifyCached(ctx, body), () => service.verify(ctx, body), (outcome) => ({ status: 200, json: presentVerifyJson(outcome) })),
     listWorkspaceApiKeys: async ({ ctx, params, query }) => {
       const page = await service.listKeys(ctx, {}, pageRequest(query), params['id']!);
       return ok(mapPage(page, (k) => presentKey(k, ctx.now)));

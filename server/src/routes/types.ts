@@ -20,7 +20,17 @@ export interface HandlerResult {
   headers?: Record<string, string>;
 }
 
-export type Handler = (input: HandlerInput) => Promise<HandlerResult>;
+/**
+ * A handler answers with a promise when it needs the store, and may answer at once when all it
+ * needs is cached: a promise and a microtask turn less on the busiest routes (verify, key reads,
+ * /v1/me), ~1 µs of a ~17 µs verify (docs/decisions/0007-fast-path.md).
+ */
+export type Handler = (input: HandlerInput) => HandlerResult | Promise<HandlerResult>;
+
+/** Answers from `cached` at once when there is one, else once `load` has it. */
+export function answerFrom<T>(cached: T | null, load: () => Promise<T>, answer: (value: T) => HandlerResult): HandlerResult | Promise<HandlerResult> {
+  return cached !== null ? answer(cached) : load().then(answer);
+}
 
 /** Handlers keyed by operationId; createApp refuses to start when one is missing. */
 export type Handlers = Record<string, Handler>;
