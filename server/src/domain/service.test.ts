@@ -4,7 +4,7 @@ import { MemoryStore } from '../store/memory.ts';
 import type { Principal, RequestContext } from './access.ts';
 import { DAY, ManualClock, SECOND } from './clock.ts';
 import { DomainError } from './errors.ts';
-import { KeyService } from './service.ts';
+import { KeyService, type VerifyInput } from './service.ts';
 
 let clock: ManualClock;
 let service: KeyService;
@@ -147,10 +147,10 @@ describe('authentication from the cache alone (authenticateCached)', () => {
 
 describe('verify and reads from the cache alone (verifyCached, getKeyCached)', () => {
   it('verifies as verify does, in every state a cached key can be in', async () => {
-    const { secret, key } = await service.createKey(ctx(owner), { name: 'k', expires_in_days: 7, scopes: ['api_keys:read'] });
+    const { secret, key } = await service.createKey(ctx(owner), { name: 'k', expires_in_days: 7, permission: { type: 'restricted', scopes: ['api_keys:read'] } });
     const other = await service.createOrganization({ name: 'Other', owner_name: 'Bo', owner_email: 'bo@other.test' });
     const stranger = await auth(other.secret);
-    const inputs = [{ secret }, { secret, scopes: ['api_keys:write'] }, { secret, workspace_id: 'ws_00000000other' }, { secret: 'hey_nope' }];
+    const inputs: VerifyInput[] = [{ secret }, { secret, scopes: ['api_keys:write'] }, { secret, workspace_id: 'ws_00000000other' }, { secret: 'hey_nope' }];
     const states: [string, () => Promise<unknown>][] = [
       ['valid', async () => {}],
       ['disabled', () => service.disableKey(ctx(owner), key.id)],

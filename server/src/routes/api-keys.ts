@@ -1,4 +1,4 @@
-import { presentKey, presentKeyWithSecret, presentUsage, presentVerifyJson } from '../domain/present.ts';
+import { presentKey, presentKeyJson, presentKeyWithSecret, presentUsage, presentVerifyJson } from '../domain/present.ts';
 import type { KeyService } from '../domain/service.ts';
 import { answerFrom, created, mapPage, noContent, ok, pageRequest, SECRET_HEADERS, defineHandlers } from './types.ts';
 
@@ -20,7 +20,7 @@ export function apiKeyHandlers(service: KeyService) {
     },
     getApiKey: ({ ctx, params }) => {
       const id = params['id']!;
-      return answerFrom(service.getKeyCached(ctx, id), () => service.getKey(ctx, id), (key) => ok(presentKey(key, ctx.now)));
+      return answerFrom(service.getKeyCached(ctx, id), () => service.getKey(ctx, id), (key) => ({ status: 200, json: presentKeyJson(key, ctx.now) }));
     },
     updateApiKey: async ({ ctx, params, body }) => ok(presentKey(await service.updateKey(ctx, params['id']!, body), ctx.now)),
     revokeApiKey: async ({ ctx, params }) => {
