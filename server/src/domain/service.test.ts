@@ -199,6 +199,35 @@ describe('verify and reads from the cache alone (verifyCached, getKeyCached)', (
     expect(() => service.getKeyCached(ctx(owner), key.id)).toThrow(DomainError);
   });
 
+  it('shares one store read among key reads that miss together, never one begun before a change', async () => {
+    const { key } = await service.createKey(ctx(owner), { name: 'k' });
+    let storeReads = 0;
+    let hold: Promise<void> | null = null; // the next store read answers once this settles
+    const getKey = store.getKey.bind(store);
+    // Answers with what the store held when asked, later, as a database across a network would.
+    store.getKey = async (orgId, keyId) => {
+      storeReads++;
+      const found = await getKey(orgId, keyId);
+      const wait = hold ?? new Promise((resolve) => setTimeout(resolve, 5));
+      hold = null;
+      await wait;
+      return found;
+    };
+    const together = await Promise.all([1, 2, 3].map(() => service.getKey(ctx(owner), key.id)));
+    expect(storeReads).toBe(1);
+    expect(together.map((k) => k.name)).toEqual(['k', 'k', 'k']);
+
+    clock.advance(2 * SECOND); // the cached record is stale
+    let release!: () => void;
+    hold = new Promise((resolve) => (release = resolve));
+    const begunBefore = service.getKey(ctx(owner), key.id); // reads 'k', held
+    await service.updateKey(ctx(owner), key.id, { name: 'renamed' });
+    const after = service.getKey(ctx(owner), key.id);
+    release();
+    expect((await after).name).toBe('renamed');
+    expect((await begunBefore).name).toBe('k');
+  });
+
   it('has an organization once it was read', async () => {
     expect(service.getOrganizationCached(owner.key.org_id)).toBeNull();
     const org = await service.getOrganization(owner.key.org_id);

@@ -626,14 +626,40 @@ export class KeyService {
    */
   async getKey(ctx: RequestContext, keyId: string): Promise<KeyRecord> {
     const orgId = ctx.principal.key.org_id;
-    const reads = this.cache.reads;
-    let key = reads.get(orgId, keyId, ctx.now);
-    if (!key) {
-      const generation = reads.generation;
-      key = (await this.store.getKey(orgId, keyId)) ?? undefined;
-      if (key && reads.generation === generation) reads.set(key, ctx.now);
-    }
+    const key = this.cache.reads.get(orgId, keyId, ctx.now) ?? (await this.#readKey(orgId, keyId, ctx.now)) ?? undefined;
     return this.#visibleKey(ctx, keyId, key);
+  }
+
+  /** Store reads of keys by id in flight, by organization and key id. */
+  #keyReads = new Map<string, { generation: number; read: Promise<KeyRecord | null> }>();
+
+  /**
+   * One store read per key at a time: requests that miss the cache together (a read key's
+   * record is cached for a second, so a busy key misses on many requests at once) share one
+   * read instead of each making its own. A request after a change never shares a read begun before it.
+   */
+  #readKey(orgId: string, keyId: string, now: number): Promise<KeyRecord | null> {
+    const reads = this.cache.reads;
+    const generation = reads.generation;
+    const id = `${orgId}/${keyId}`;
+    const inFlight = this.#keyReads.get(id);
+    if (inFlight?.generation === generation) return inFlight.read;
+    const settled = (): void => {
+      if (this.#keyReads.get(id)?.read === read) this.#keyReads.delete(id);
+    };
+    const read = this.store.getKey(orgId, keyId).then(
+      (key) => {
+        settled();
+        if (key && reads.generation === generation) reads.set(key, now);
+        return key;
+      },
+      (error: unknown) => {
+        settled();
+        throw error;
+      },
+    );
+    this.#keyReads.set(id, { generation, read });
+    return read;
   }
 
   /** The same as `getKey` when the record is cached, without a promise: null when it needs the store. */
