@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AuditEvent, KeyRecord } from '../../server/src/domain/model.ts';
+import { MessageChannel } from 'node:worker_threads';
+import type { AuditEvent, KeyRecord, UsageEntry } from '../../server/src/domain/model.ts';
 import { describeStoreConformance } from '../../server/src/store/conformance.ts';
 import { openSqliteStore, type SqliteStore } from '../../server/src/store/sqlite.ts';
+import { packUsage, unpackUsage } from '../../server/src/store/sqlite-writer.ts';
 import type { Store } from '../../server/src/store/store.ts';
 
 // A fresh database file per test; each is deleted (with its WAL files) when its test closes it.
@@ -106,5 +108,44 @@ describe('SQLite: a failing statement rolls the whole method back', () => {
     // The thread survives a failed batch: the next one is written.
     await store.appendUsage([entry]);
     expect((await store.listUsage('org_1', 'key_1', { limit: 10, before: null })).data).toStrictEqual([entry]);
+  });
+});
+
+describe('usage entries on their way to the writer thread (packUsage)', () => {
+  const entry = (changes: Partial<UsageEntry>): UsageEntry => ({
+    org_id: 'org_1',
+    key_id: 'key_1',
+    at: 1_767_225_600_123,
+    method: 'GET',
+    route: '/v1/me',
+    status: 200,
+    ip: '127.0.0.1',
+    user_agent: 'curl/8',
+    secret: 'current',
+    ...changes,
+  });
+
+  it('unpacks to the same entries, in order, nulls and repeated strings included', () => {
+    const entries = [
+      entry({}),
+      entry({ key_id: 'key_2', status: 403, ip: null, user_agent: null, secret: 'previous' }),
+      entry({ method: 'POST', route: '/v1/api-keys/verify', user_agent: 'ünïcödé ☃ 🔑', at: 1_767_225_600_124 }),
+      entry({ ip: '::1', user_agent: '' }),
+      entry({}),
+    ];
+    const packed = packUsage(entries);
+    expect(unpackUsage(packed)).toStrictEqual(entries);
+    // Each distinct string once: the second, fourth and fifth entries add only what differs.
+    expect(packed.strings).toHaveLength(new Set(entries.flatMap((e) => [e.org_id, e.key_id, e.method, e.route, e.ip, e.user_agent, e.secret])).size - 1);
+    expect(unpackUsage(packUsage([]))).toStrictEqual([]);
+  });
+
+  it('moves its arrays to the thread rather than copying them', () => {
+    const packed = packUsage([entry({})]);
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(packed, [packed.refs.buffer, packed.at.buffer, packed.status.buffer]);
+    expect(packed.at.length).toBe(0); // detached here
+    port1.close();
+    port2.close();
   });
 });

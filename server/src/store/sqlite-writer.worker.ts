@@ -10,8 +10,8 @@
  */
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { KeyUse, UsageEntry } from '../domain/model.ts';
-import { BUSY_TIMEOUT_MS, prepareBackgroundWrites, type WriterReply, type WriterRequest } from './sqlite-writer.ts';
+import type { KeyUse } from '../domain/model.ts';
+import { BUSY_TIMEOUT_MS, prepareBackgroundWrites, unpackUsage, type PackedUsage, type WriterReply, type WriterRequest } from './sqlite-writer.ts';
 
 const port = parentPort!;
 const db = new DatabaseSync((workerData as { file: string }).file);
@@ -24,7 +24,7 @@ port.on('message', ({ id, op, arg }: WriterRequest) => {
   let reply: WriterReply;
   try {
     if (op === 'recordUse') reply = { id, result: writes.recordUse(arg as KeyUse[]) };
-    else if (op === 'appendUsage') reply = { id, result: writes.appendUsage(arg as UsageEntry[]) };
+    else if (op === 'appendUsage') reply = { id, result: writes.appendUsage(unpackUsage(arg as PackedUsage)) };
     else if (op === 'pruneUsage') reply = { id, result: writes.pruneUsage(arg as number) };
     else {
       db.close();
