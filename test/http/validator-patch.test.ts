@@ -3,7 +3,8 @@
  * docs/decisions/0007-fast-path.md) must keep and what it must change:
  * - route lookup: same 404 / 405 (with Allow) / path parameters / malformed-URI 400 / first match
  *   as before, and Express's strict and case-sensitive routing settings still honoured; but path
- *   matchers compiled once per setting, not once per route per request;
+ *   matchers compiled once per setting, not once per route per request, and a path without
+ *   parameters found by name where that gives the route the scan in order would;
  * - once the spec is loaded, no promise hop between the validator's middlewares: the route runs
  *   in the same tick as the request, and a validation error still reaches the error handler;
  * - the query string is still validated (the URL is parsed only when it has a '?');
@@ -103,7 +104,7 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function start(settings: Record<string, boolean> = {}): Promise<Running> {
+async function start(settings: Record<string, boolean> = {}, apiSpec: object = spec): Promise<Running> {
   const app = express();
   for (const [name, value] of Object.entries(settings)) app.set(name, value);
   const seen: Running['seen'] = [];
@@ -115,12 +116,14 @@ async function start(settings: Record<string, boolean> = {}): Promise<Running> {
     next();
   });
   app.use(express.json());
-  app.use(OpenApiValidator.middleware({ apiSpec: structuredClone(spec) as any, validateRequests: true, validateSecurity: false, fileUploader: false }));
+  app.use(OpenApiValidator.middleware({ apiSpec: structuredClone(apiSpec) as any, validateRequests: true, validateSecurity: false, fileUploader: false }));
   const handler = (req: Request, res: Response) => {
     seen.push({ params: { ...(req.params as Record<string, string>) }, sameTick: res.locals['tickEnded'] === false });
     res.json({});
   };
   app.get('/items', handler);
+  app.get('/Items', handler);
+  app.post('/items', handler);
   app.post('/items/special', handler);
   app.post('/things', handler);
   app.post('/notes', handler);
@@ -177,6 +180,22 @@ describe('route lookup with compiled matchers', () => {
     expect((await call('/items')).status).toBe(200);
     expect((await call('/items/')).status).toBe(404);
     expect((await call('/ITEMS')).status).toBe(404);
+  });
+
+  it('finds a path without parameters by name only where the scan would find the same route first', async () => {
+    // Routes are tried in order ('/Items' sorts before '/items'); without case-sensitive routing
+    // '/Items' matches the path /items too, so the scan returns it, and so must the lookup by name.
+    const shadowed = { ...spec, paths: { '/Items': { get: { responses: ok } }, '/items': { post: { responses: ok } } } };
+    running = await start({}, shadowed);
+    expect((await call('/items')).status).toBe(200); // GET /Items, matched case-insensitively
+    const post = await call('/items', 'POST');
+    expect(post.status).toBe(405); // /Items first, and it has no POST
+    expect(post.allow).toBe('GET');
+    await running.close();
+    running = await start({ 'case sensitive routing': true }, shadowed);
+    expect((await call('/items', 'POST')).status).toBe(200);
+    expect((await call('/items')).status).toBe(405);
+    expect((await call('/Items')).status).toBe(200);
   });
 
   it('compiles the path matchers once, not on every request', async () => {
