@@ -10,13 +10,14 @@
  *
  * Load: `BENCH_CALLERS` distinct keys spread over the store, each request of a connection using
  * the next one (warm cache: every caller is used in the warm-up), from wrk when it is installed,
- * autocannon otherwise (./bench/load.ts says why wrk is preferred). Rounds interleave the targets:
- * bare Express first and last, the endpoints' stores back to back, the order rotating from round to
- * round. Every ratio is taken against bare Express in its own round, so a machine whose load drifts
- * during the run still gives comparable ratios; medians over the rounds are shown.
- * Each server runs in its own process; the load comes from another. About 5 minutes.
+ * autocannon otherwise (./bench/load.ts says why wrk is preferred). Rounds interleave the targets,
+ * the endpoints' stores back to back, the order rotating from round to round, with bare Express
+ * measured between every two of them: each ratio is taken against bare Express just before and just
+ * after the target (their mean), seconds apart. On a shared VM bare Express alone moves by a third
+ * within a minute; a ratio to measurements a minute away carried that drift. Medians over the
+ * rounds are shown. Each server runs in its own process; the load comes from another. About 6 minutes.
  *
- *   BENCH_SECONDS (4), BENCH_ROUNDS (5), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
+ *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
  *   BENCH_STORES (sqlite-1k,sqlite-1m,postgres), BENCH_LOAD (wrk|autocannon), DATABASE_URL
  */
 import pg from 'pg';
@@ -30,7 +31,7 @@ import { seedPostgres } from './bench/seed-postgres.ts';
 import { copyInto, seededSqlite, type Caller } from './bench/seed-sqlite.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const callerCount = Number(process.env['BENCH_CALLERS'] ?? 100);
@@ -222,25 +223,35 @@ try {
   log(`load from ${generator}${generator === 'autocannon' ? ' (wrk is not installed: autocannon takes more of the cores the servers share with it)' : ''}`);
   for (const target of targets) await measure(target, 2);
   const samples = targets.map(() => [] as Sample[]);
-  const bareAtEnd: Sample[] = [];
+  // Per target, per round: bare Express measured just before it and just after it.
+  const bracket = targets.map(() => [] as [Sample, Sample][]);
+  // Per round, how far bare Express moved between its lowest and its highest measurement.
+  const bareSpread: number[] = [];
   for (let round = 0; round < rounds; round++) {
     log(`round ${round + 1}/${rounds}, load average ${loadavg()[0]!.toFixed(2)}`);
+    let bare = await measure(targets[0]!, seconds);
+    const bareRuns = [bare];
     for (const i of roundOrder(round)) {
       await measure(targets[i]!, 1);
       samples[i]!.push(await measure(targets[i]!, seconds));
+      const after = await measure(targets[0]!, seconds);
+      bracket[i]!.push([bare, after]);
+      bareRuns.push((bare = after));
     }
-    bareAtEnd.push(await measure(targets[0]!, seconds));
+    samples[0]!.push(...bareRuns);
+    const rps = bareRuns.map((b) => b.rps);
+    bareSpread.push(Math.max(...rps) / Math.min(...rps) - 1);
   }
-  report(samples, bareAtEnd);
+  report(samples, bracket, bareSpread);
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
   for (const dir of [...dataDirs, scratchDir]) rmSync(dir, { recursive: true, force: true });
 }
 
 /**
- * Bare Express first, then the API targets grouped by endpoint, so each endpoint's stores run back
- * to back. Groups, and stores within a group, rotate from round to round, so no target always runs
- * late in a round (when a machine's load drifts, that would bias it).
+ * The targets other than bare Express, grouped by endpoint, so each endpoint's stores run back to
+ * back. Groups, and stores within a group, rotate from round to round, so no target always runs
+ * late in a round.
  */
 function roundOrder(round: number): number[] {
   const groups = new Map<string, number[]>();
@@ -248,7 +259,7 @@ function roundOrder(round: number): number[] {
     if (i > 0) groups.set(t.name, [...(groups.get(t.name) ?? []), i]);
   });
   const rotate = <T>(list: T[]): T[] => list.map((_, k) => list[(k + round) % list.length]!);
-  return [0, ...rotate([...groups.values()]).flatMap(rotate)];
+  return rotate([...groups.values()]).flatMap(rotate);
 }
 
 async function cacheMemoryPerKey(file: string, count: number): Promise<{ count: number; bytesPerKey: number }> {
@@ -268,10 +279,15 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function report(samples: Sample[][], bareAtEnd: Sample[]): void {
-  // Each round's bare Express figure is the mean of its first and last measurement.
+function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: number[]): void {
   const mean = (a: number | null, b: number | null) => (a === null || b === null ? null : (a + b) / 2);
-  const base = samples[0]!.map((first, round) => ({ rps: (first.rps + bareAtEnd[round]!.rps) / 2, cpu: mean(first.cpuPerRequest, bareAtEnd[round]!.cpuPerRequest) }));
+  /** Per round, the target's req/s and CPU ratios to bare Express around it. */
+  const ratiosOf = (i: number) =>
+    samples[i]!.map((x, round) => {
+      const [before, after] = bracket[i]![round]!;
+      const cpu = mean(before.cpuPerRequest, after.cpuPerRequest);
+      return { rps: x.rps / ((before.rps + after.rps) / 2), cpu: cpu === null || x.cpuPerRequest === null ? null : cpu / x.cpuPerRequest };
+    });
   const endLoad = loadavg();
   console.log(
     `\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
@@ -279,25 +295,21 @@ function report(samples: Sample[][], bareAtEnd: Sample[]): void {
   );
   console.log(
     `Load from ${generator}: ${connections} connections, ${callerCount} distinct keys, ${rounds} rounds × ${seconds} s per target (medians shown), loopback; ` +
-      'each ratio is to bare Express in the same round (measured first and last).',
+      'each ratio is to bare Express measured just before and just after the target, in every round.',
   );
   console.log('Every API request is authenticated (Bearer) and validated against openapi.yaml on a warm cache; the key read adds the key\'s record, verify a JSON body and the verified secret\'s lookup.');
   console.log('CPU is the server process\'s user + system time per request (its writer thread included), read from /proc; its ratio is bare Express\'s CPU per request over the target\'s.');
   for (const note of notes) console.log(`- ${note}`);
   if (cacheMemory) console.log(`- Memory per cached key: ${cacheMemory.bytesPerKey} bytes of V8 heap (${cacheMemory.count} keys cached from the 1 M-key store).`);
-  const drift = samples[0]!.map((first, round) => bareAtEnd[round]!.rps / first.rps - 1);
-  console.log(`- Bare Express moved by ${drift.map((d) => `${d >= 0 ? '+' : ''}${(100 * d).toFixed(0)} %`).join(', ')} between the start and the end of each round.`);
+  console.log(`- Bare Express's highest measurement was above its lowest by ${bareSpread.map((d) => `${(100 * d).toFixed(0)} %`).join(', ')} within each round.`);
   console.log('\n| target | store | req/s | p99 ms | ratio to bare Express, req/s (min–max) | CPU µs/req | ratio, CPU | errors | non-2xx |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   const fixed = (n: number | null, digits: number) => (n === null ? '–' : n.toFixed(digits));
   for (const [i, target] of targets.entries()) {
-    const s =
-      i === 0
-        ? samples[0]!.map((first, round) => ({ ...first, rps: base[round]!.rps, cpuPerRequest: base[round]!.cpu, p99: Math.max(first.p99, bareAtEnd[round]!.p99) }))
-        : samples[i]!;
-    const ratios = s.map((x, round) => x.rps / base[round]!.rps);
+    const s = samples[i]!;
+    const ratios = i === 0 ? s.map(() => 1) : ratiosOf(i).map((r) => r.rps);
     const cpus_ = s.map((x) => x.cpuPerRequest).filter((c): c is number => c !== null);
-    const cpuRatios = s.flatMap((x, round) => (x.cpuPerRequest === null || base[round]!.cpu === null ? [] : [base[round]!.cpu! / x.cpuPerRequest]));
+    const cpuRatios = i === 0 ? (cpus_.length ? [1] : []) : ratiosOf(i).flatMap((r) => (r.cpu === null ? [] : [r.cpu]));
     const errors = s.reduce((n, x) => n + x.errors, 0);
     const non2xx = s.reduce((n, x) => n + x.non2xx, 0);
     console.log(
@@ -310,7 +322,8 @@ function report(samples: Sample[][], bareAtEnd: Sample[]): void {
   const jsonPost = targets.findIndex((t) => t.name === BARE_JSON_POST);
   for (const [i, target] of targets.entries()) {
     if (target.name !== 'POST /v1/api-keys/verify' || jsonPost === -1) continue;
-    const ratios = samples[i]!.map((x, round) => x.rps / samples[jsonPost]![round]!.rps);
+    const post = ratiosOf(jsonPost);
+    const ratios = ratiosOf(i).map((r, round) => r.rps / post[round]!.rps);
     console.log(`\n${target.name} (${target.store}) against ${BARE_JSON_POST}: ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}).`);
   }
   // What growing the store from 1 k to 1 M keys costs, per endpoint (median of per-round ratios).
@@ -319,7 +332,9 @@ function report(samples: Sample[][], bareAtEnd: Sample[]): void {
     const j = targets.findIndex((u) => u.store === 'SQLite, 1 M keys' && u.name === t.name);
     if (j === -1) continue;
     const i = targets.indexOf(t);
-    const growth = samples[j]!.map((x, round) => 1 - x.rps / samples[i]![round]!.rps);
+    // Each as a ratio to bare Express around it, so the machine's drift between the two cancels.
+    const large = ratiosOf(j);
+    const growth = ratiosOf(i).map((r, round) => 1 - large[round]!.rps / r.rps);
     console.log(`\n${t.name}: 1 M keys cost ${(100 * median(growth)).toFixed(1)} % of the 1 k-key throughput (per round: ${growth.map((g) => `${(100 * g).toFixed(1)} %`).join(', ')}).`);
   }
   if (samples.some((s) => s.some((x) => x.errors > 0 || x.non2xx > 0))) {
