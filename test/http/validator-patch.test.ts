@@ -10,7 +10,7 @@
  * - the query string is still validated (the URL is parsed only when it has a '?');
  * - request validation builds per route what does not change between requests (its parameter
  *   mutator, dereferenced parameters, known query parameters) and parses each distinct
- *   Content-Type header once, and still validates parameters, the query and bodies the same way;
+ *   Content-Type header once per route, and still validates parameters, the query and bodies the same way;
  *   its validators are compiled per route and body schema, not per Content-Type header (a header
  *   a client makes up cost a compile);
  * - a route whose only parameters are plain path parameters, requested without a query string,

@@ -1020,11 +1020,6 @@ function diff<T extends object>(before: T, after: T, fields: (keyof T & string)[
   return Object.keys(changes).length > 0 ? changes : null;
 }
 
-/**
- * Defence in depth: the lookup was by digest; confirm the digest the credential stands for
- * without leaking timing. A retired secret has no stored digest left to compare; its lookup
- * row alone marks it.
- */
 /** A verify answer for a secret that fails before any key is found. */
 function verifyFailure(code: 'MALFORMED' | 'NOT_FOUND', detail: string): VerifyOutcome {
   return { valid: false, code, failed_checks: [{ code, detail }], key: null };
@@ -1032,6 +1027,11 @@ function verifyFailure(code: 'MALFORMED' | 'NOT_FOUND', detail: string): VerifyO
 
 const notThisOrganization = (): VerifyOutcome => verifyFailure('NOT_FOUND', 'No key of this organization has this secret.');
 
+/**
+ * Defence in depth: the lookup was by digest; confirm the digest the credential stands for
+ * without leaking timing. A retired secret has no stored digest left to compare; its lookup
+ * row alone marks it.
+ */
 function confirmed(credential: Credential, digest: string): boolean {
   if (credential.secret === 'retired') return true;
   const stored = credential.secret === 'previous' ? credential.key.prev_digest : credential.key.digest;

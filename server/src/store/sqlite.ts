@@ -559,7 +559,6 @@ function prepareStatements(db: DatabaseSync) {
   const keyColumns = KEY_COLUMNS.join(', ');
   const keyValues = KEY_COLUMNS.map((c) => `:${c}`).join(', ');
   return {
-
     countOrganizations: prepare('SELECT count(*) AS n FROM organizations'),
     insertOrganization: prepare('INSERT INTO organizations (id, name, created_at) VALUES (:id, :name, :created_at)'),
     getOrganization: prepare('SELECT * FROM organizations WHERE id = ?'),
