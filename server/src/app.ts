@@ -104,7 +104,8 @@ export function createApp(deps: AppDeps): express.Express {
     const result = handler({
       ctx: { principal, ip: clientIp(req), now: service.clock.now() },
       params: validated!.pathParams ?? {},
-      query: req.query as Record<string, unknown>,
+      // Express parses the query string again on every read of req.query: only when there is one.
+      query: req.url.includes('?') ? (req.query as Record<string, unknown>) : {},
       body: req.body,
     });
     if (result instanceof Promise) return result.then((settled) => answer(res, settled));

@@ -4,7 +4,9 @@
  * - route lookup: same 404 / 405 (with Allow) / path parameters / malformed-URI 400 / first match
  *   as before, and Express's strict and case-sensitive routing settings still honoured; but path
  *   matchers compiled once per setting, not once per route per request, and a path without
- *   parameters found by name where that gives the route the scan in order would;
+ *   parameters found by name where that gives the route the scan in order would (and its schemas
+ *   looked up once per method);
+ * - no security middleware when security validation is off (it could only call next());
  * - once the spec is loaded, no promise hop between the validator's middlewares: the route runs
  *   in the same tick as the request, and a validation error still reaches the error handler;
  * - the query string is still validated (the URL is parsed only when it has a '?');
@@ -203,6 +205,19 @@ describe('route lookup with compiled matchers', () => {
     expect((await call('/Items')).status).toBe(200);
   });
 
+  it('keeps the schemas of a path found by name per method', async () => {
+    running = await start();
+    // /items/special has only POST: each method keeps its own answer, whichever came first.
+    for (let i = 0; i < 2; i++) {
+      expect((await call('/items/special', 'POST')).status).toBe(200);
+      const get = await call('/items/special');
+      expect(get.status).toBe(405);
+      expect(get.allow).toBe('POST');
+      expect((await call('/items?limit=0')).status).toBe(400); // GET /items: its query still validated
+    }
+    expect(running.seen.map((s) => s.params)).toEqual([{}, {}]);
+  });
+
   it('compiles the path matchers once, not on every request', async () => {
     running = await start();
     await call('/items'); // the first request loads the spec and compiles
@@ -239,6 +254,35 @@ describe('middlewares once the spec is loaded', () => {
     expect(bad.body.message).toContain('limit');
     expect((await call('/items?unknown=1')).status).toBe(400);
     expect((await call('/items?limit=2')).status).toBe(200);
+  });
+});
+
+describe('the security middleware', () => {
+  const secured = {
+    ...spec,
+    security: [{ key: [] }],
+    components: { ...spec.components, securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'x-key' } } },
+  };
+  const options = (validateSecurity: boolean) => ({ apiSpec: structuredClone(secured) as any, validateSecurity, fileUploader: false as const });
+
+  it('is not installed when security validation is off (it could only call next)', () => {
+    expect(OpenApiValidator.middleware(options(true)).length - OpenApiValidator.middleware(options(false)).length).toBe(1);
+  });
+
+  it('still checks security when it is on', async () => {
+    const app = express();
+    app.use(OpenApiValidator.middleware(options(true)));
+    app.get('/items', (_req: Request, res: Response) => void res.json({}));
+    app.use((err: { status?: number }, _req: Request, res: Response, _next: NextFunction) => void res.status(err.status ?? 500).json({}));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/items`;
+    try {
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: { 'x-key': 'k' } })).status).toBe(200);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

@@ -86,7 +86,10 @@ export function jsonBody(options: { limit: number }): RequestHandler {
       } catch (error) {
         return settle(error);
       }
-      settle();
+      // The stream has ended: nothing more comes, so its listeners stay (each returns at once
+      // now) rather than being looked up and removed one by one on every request.
+      settled = true;
+      next();
     };
     const onError = (error: Error): void => settle(bodyError(400, 'request.aborted', 'request aborted', error));
     const onClose = (): void => {

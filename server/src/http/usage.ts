@@ -9,20 +9,24 @@ import type { Principal } from '../domain/access.ts';
 import type { Operation } from './spec.ts';
 
 export function usageLog(service: KeyService, clientIp: (req: Request) => string | null) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    res.on('finish', () => {
-      const principal = res.locals['principal'] as Principal | undefined;
-      const operation = res.locals['operation'] as Operation | undefined;
-      if (!principal || !operation) return;
-      service.recordRequest({
-        principal,
-        method: req.method,
-        route: operation.path,
-        status: res.statusCode,
-        ip: clientIp(req),
-        user_agent: req.headers['user-agent'] ?? null,
-      });
+  // One listener for every response (an emitter calls it with the response as `this`), not a
+  // closure made per request.
+  function onFinish(this: Response): void {
+    const principal = this.locals['principal'] as Principal | undefined;
+    const operation = this.locals['operation'] as Operation | undefined;
+    if (!principal || !operation) return;
+    const req = this.req;
+    service.recordRequest({
+      principal,
+      method: req.method,
+      route: operation.path,
+      status: this.statusCode,
+      ip: clientIp(req),
+      user_agent: req.headers['user-agent'] ?? null,
     });
+  }
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    res.on('finish', onFinish);
     next();
   };
 }
