@@ -15,7 +15,7 @@ import { rateLimit } from './http/rate-limit.ts';
 import { loadSpec, operationMatcher, operationsOf, type OpenApiDocument } from './http/spec.ts';
 import { jsonBody } from './http/json-body.ts';
 import { series } from './http/pipeline.ts';
-import { sendJson } from './http/respond.ts';
+import { sendJson, withRequestId } from './http/respond.ts';
 import { usageLog } from './http/usage.ts';
 import { allHandlers } from './routes/index.ts';
 import { resultJson, type HandlerResult } from './routes/types.ts';
@@ -77,23 +77,26 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const answer = (res: Response, result: HandlerResult): void => {
-    if (result.headers) res.set(result.headers);
     const json = resultJson(result);
+    if (json !== undefined && !validateResponses) return sendJson(res, result.status, json, result.headers);
+    withRequestId(res);
+    if (result.headers) res.set(result.headers);
     if (json === undefined) res.status(result.status).end();
     // Validated as what goes on the wire; res.json writes the same bytes again.
-    else if (validateResponses) res.status(result.status).json(JSON.parse(json));
-    else sendJson(res, result.status, json);
+    else res.status(result.status).json(JSON.parse(json));
   };
 
   // Dispatches to the operation authentication matched (and checked the scopes of), which must be
   // the one the validator matched (and validated the request for), with the path parameters the
   // validator decoded and validated. Express's router would match the path a third time. A handler
   // that answers at once is answered at once (routes/types.ts); series() takes a rejection as an error.
-  const dispatch = (req: Request, res: Response, next: NextFunction): void | Promise<void> => {
+  const dispatch = (req: Request, res: Response): void | Promise<void> => {
     const operation = operationOf(res);
     const validated = (req as ValidatedRequest).openapi;
     const operationId = validated?.schema?.operationId;
-    if (operationId === undefined) return next();
+    // The validator answers 404 for any path the spec does not have (ignoreUndocumented is off),
+    // so this is only a guard: every answer goes out through answer() or the problem handler.
+    if (operationId === undefined) throw new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
     if (operation?.operationId !== operationId) {
       // Only the validator matched (say, a path in another letter case): there is no such route.
       if (!operation) throw new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
@@ -118,8 +121,8 @@ export function createApp(deps: AppDeps): express.Express {
       (req: Request, res: Response, next: NextFunction) => {
         const incoming = req.headers['x-request-id'];
         const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+        // Written with the answer (http/respond.ts), not set here.
         res.locals['requestId'] = id;
-        res.setHeader('X-Request-Id', id);
         next();
       },
       usageLog(service, clientIp),

@@ -88,3 +88,53 @@ describe('answers written directly are byte for byte what res.json writes', () =
     expect(b).toBe(a);
   });
 });
+
+describe('every answer carries X-Request-Id', () => {
+  /** The request id header of a raw answer, and its status. */
+  async function idOf(server: TestServer, method: string, path: string, extra: string[] = [], body?: string): Promise<{ status: number; id: string | undefined; count: number }> {
+    const { hostname, port } = new URL(server.url);
+    const lines = [`${method} ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, 'Connection: close', ...extra];
+    if (body !== undefined) lines.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write(lines.join('\r\n') + '\r\n\r\n' + (body ?? '')));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d) => (text += d));
+      socket.on('error', reject);
+      socket.on('end', () => resolve(text));
+    });
+    const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
+    const ids = [...head.matchAll(/^X-Request-Id: (.*)$/gim)].map((m) => m[1]!);
+    return { status: Number(head.split(' ')[1]), id: ids[0], count: ids.length };
+  }
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  for (const [name, server] of [['written directly', () => direct], ['through res.json (response validation on)', () => validated]] as const) {
+    it(`success, no content, and every kind of problem, ${name}`, async () => {
+      const s = server();
+      const auth = [`Authorization: Bearer ${s.ownerSecret}`];
+      const created = JSON.parse(
+        (await (await fetch(`${s.url}/v1/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${s.ownerSecret}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'to revoke', permission: { type: 'read_only' } }) })).text()),
+      ) as { id: string };
+      const answers = [
+        await idOf(s, 'GET', '/v1/me', auth), // 200
+        await idOf(s, 'POST', '/v1/api-keys', auth, JSON.stringify({ name: 'with no-store', permission: { type: 'read_only' } })), // 201 + Cache-Control
+        await idOf(s, 'DELETE', `/v1/api-keys/${created.id}`, auth), // 204
+        await idOf(s, 'GET', '/v1/me'), // 401
+        await idOf(s, 'GET', '/v1/api-keys?limit=0', auth), // 400 from the validator
+        await idOf(s, 'POST', '/v1/api-keys/verify', auth, '{"secret":'), // 400 from the body parser
+        await idOf(s, 'GET', '/v1/nothing', auth), // 404
+        await idOf(s, 'GET', '/', auth), // 404 outside the API
+      ];
+      expect(answers.map((a) => a.status)).toEqual([200, 201, 204, 401, 400, 400, 404, 404]);
+      for (const a of answers) {
+        expect(a.count).toBe(1);
+        expect(a.id).toMatch(uuid);
+      }
+      // A well-formed id from the caller is kept; anything else is replaced.
+      expect((await idOf(s, 'GET', '/v1/me', [...auth, 'X-Request-Id: trace-42.a_b'])).id).toBe('trace-42.a_b');
+      expect((await idOf(s, 'GET', '/v1/me', ['X-Request-Id: trace-43'])).id).toBe('trace-43');
+      expect((await idOf(s, 'GET', '/v1/me', [...auth, 'X-Request-Id: bad id!'])).id).toMatch(uuid);
+    });
+  }
+});

@@ -5,12 +5,14 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { DomainError } from '../domain/errors.ts';
 import { problemResponse, statusOf, toDomainError } from './core/problems.ts';
+import { withRequestId } from './respond.ts';
 
 export { statusOf, toDomainError } from './core/problems.ts';
 
 export function sendProblem(req: Request, res: Response, error: DomainError): void {
   const requestId = res.locals['requestId'];
   const problem = problemResponse(error, req.path, typeof requestId === 'string' ? requestId : undefined);
+  withRequestId(res);
   for (const [name, value] of problem.headers) res.append(name, value);
   // res.json keeps the problem+json type and lets response validation check error bodies too.
   res.status(problem.status).type('application/problem+json').json(problem.body);
