@@ -12,12 +12,9 @@
  *   N (30000), ROUNDS (7); argument: targets to run, e.g. `bare,me` (default bare,me,key,verify;
  *   also barepost: bare Express answering a POST whose JSON body express.json() parses, verify's reference)
  */
-import type { Express } from 'express';
-import { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex } from 'node:stream';
 import { createApp } from '../../server/src/app.ts';
 import { prototypedClasses } from '../../server/src/http/server.ts';
 import { systemClock } from '../../server/src/domain/clock.ts';
@@ -25,6 +22,7 @@ import { KeyService } from '../../server/src/domain/service.ts';
 import { nodeCrypto } from '../../server/src/node-crypto.ts';
 import { openSqliteStore } from '../../server/src/store/sqlite.ts';
 import { bareApp } from './bare-app.ts';
+import { apiTargets, nodeClasses, send, type Call, type Classes } from './drive.ts';
 import { copyInto, seededSqlite } from './seed-sqlite.ts';
 
 const N = Number(process.env['N'] ?? 30_000);
@@ -42,73 +40,9 @@ const flushes = setInterval(() => service.flush().catch((error) => console.error
 
 const bare = bareApp();
 
-/** A socket that takes whatever is written and answers nothing. */
-class Sink extends Duplex {
-  readonly remoteAddress = '127.0.0.1';
-  override _read(): void {}
-  override _write(_chunk: unknown, _encoding: BufferEncoding, done: () => void): void {
-    done();
-  }
-  setTimeout(): this {
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-}
-const socket = new Sink();
-
-/** The classes a server builds requests and responses from: Node's for bare Express (as its
- * app.listen does), the app's for ours (as main.ts does, through http/server.ts). */
-interface Classes {
-  IncomingMessage: typeof IncomingMessage;
-  ServerResponse: typeof ServerResponse;
-}
-const nodeClasses: Classes = { IncomingMessage, ServerResponse };
 const appClasses: Classes = prototypedClasses(app);
 
-interface Call {
-  app: Express;
-  classes: Classes;
-  method: string;
-  url: string;
-  headers: [string, string][];
-  body?: string;
-}
-
-/** One request through `call.app`; resolves with the status once the answer is finished. */
-function send(call: Call): Promise<number> {
-  return new Promise((resolve) => {
-    const req = new call.classes.IncomingMessage(socket as never);
-    req.method = call.method;
-    req.url = call.url;
-    req.httpVersion = '1.1';
-    req.httpVersionMajor = 1;
-    req.httpVersionMinor = 1;
-    const raw = ['Host', '127.0.0.1', 'User-Agent', 'in-process', ...call.headers.flat()];
-    if (call.body !== undefined) raw.push('Content-Length', String(Buffer.byteLength(call.body)));
-    req.rawHeaders = raw;
-    const headers: Record<string, string> = {};
-    for (let i = 0; i < raw.length; i += 2) headers[raw[i]!.toLowerCase()] = raw[i + 1]!;
-    Object.assign(req, { headers });
-    if (call.body !== undefined) req.push(call.body);
-    req.push(null);
-    req.complete = true;
-    const res = new call.classes.ServerResponse(req);
-    res.assignSocket(socket as never);
-    res.on('finish', () => {
-      res.detachSocket(socket as never);
-      resolve(res.statusCode);
-    });
-    call.app(req, res);
-  });
-}
-
 const callers = seeded.callers;
-const bearer = (i: number): [string, string] => ['Authorization', `Bearer ${callers[i % callers.length]!.secret}`];
 const targets: Record<string, (i: number) => Call> = {
   bare: () => ({ app: bare, classes: nodeClasses, method: 'GET', url: '/hello', headers: [] }),
   barepost: (i) => ({
@@ -119,16 +53,7 @@ const targets: Record<string, (i: number) => Call> = {
     headers: [['Content-Type', 'application/json']],
     body: JSON.stringify({ secret: callers[i % callers.length]!.secret, scopes: ['api_keys:read'] }),
   }),
-  me: (i) => ({ app, classes: appClasses, method: 'GET', url: '/v1/me', headers: [bearer(i)] }),
-  key: (i) => ({ app, classes: appClasses, method: 'GET', url: `/v1/api-keys/${callers[i % callers.length]!.id}`, headers: [bearer(i)] }),
-  verify: (i) => ({
-    app,
-    classes: appClasses,
-    method: 'POST',
-    url: '/v1/api-keys/verify',
-    headers: [bearer(i), ['Content-Type', 'application/json']],
-    body: JSON.stringify({ secret: callers[i % callers.length]!.secret, scopes: ['api_keys:read'] }),
-  }),
+  ...apiTargets(app, appClasses, callers),
 };
 
 try {

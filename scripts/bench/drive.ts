@@ -1,0 +1,91 @@
+/**
+ * Requests without a kernel, for ./in-process.ts and ./ab.ts: real IncomingMessage and
+ * ServerResponse objects (of the classes a server would build them from) on a socket that
+ * discards what is written, handed to an Express app one at a time.
+ */
+import type { Express } from 'express';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Duplex } from 'node:stream';
+import type { Caller } from './seed-sqlite.ts';
+
+/** A socket that takes whatever is written and answers nothing. */
+class Sink extends Duplex {
+  readonly remoteAddress = '127.0.0.1';
+  override _read(): void {}
+  override _write(_chunk: unknown, _encoding: BufferEncoding, done: () => void): void {
+    done();
+  }
+  setTimeout(): this {
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+}
+const socket = new Sink();
+
+/** The classes a server builds requests and responses from: Node's for bare Express (as its
+ * app.listen does), the app's for ours (as main.ts does, through http/server.ts). */
+export interface Classes {
+  IncomingMessage: typeof IncomingMessage;
+  ServerResponse: typeof ServerResponse;
+}
+export const nodeClasses: Classes = { IncomingMessage, ServerResponse };
+
+export interface Call {
+  app: Express;
+  classes: Classes;
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body?: string;
+}
+
+/** One request through `call.app`; resolves with the status once the answer is finished. */
+export function send(call: Call): Promise<number> {
+  return new Promise((resolve) => {
+    const req = new call.classes.IncomingMessage(socket as never);
+    req.method = call.method;
+    req.url = call.url;
+    req.httpVersion = '1.1';
+    req.httpVersionMajor = 1;
+    req.httpVersionMinor = 1;
+    const raw = ['Host', '127.0.0.1', 'User-Agent', 'in-process', ...call.headers.flat()];
+    if (call.body !== undefined) raw.push('Content-Length', String(Buffer.byteLength(call.body)));
+    req.rawHeaders = raw;
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < raw.length; i += 2) headers[raw[i]!.toLowerCase()] = raw[i + 1]!;
+    Object.assign(req, { headers });
+    if (call.body !== undefined) req.push(call.body);
+    req.push(null);
+    req.complete = true;
+    const res = new call.classes.ServerResponse(req);
+    res.assignSocket(socket as never);
+    res.on('finish', () => {
+      res.detachSocket(socket as never);
+      resolve(res.statusCode);
+    });
+    call.app(req, res);
+  });
+}
+
+/** The bench's API requests, made by caller `i` (modulo): what `npm run bench` loads the server with. */
+export function apiTargets(app: Express, classes: Classes, callers: readonly Caller[]): Record<'me' | 'key' | 'verify', (i: number) => Call> {
+  const caller = (i: number) => callers[i % callers.length]!;
+  const bearer = (i: number): [string, string] => ['Authorization', `Bearer ${caller(i).secret}`];
+  return {
+    me: (i) => ({ app, classes, method: 'GET', url: '/v1/me', headers: [bearer(i)] }),
+    key: (i) => ({ app, classes, method: 'GET', url: `/v1/api-keys/${caller(i).id}`, headers: [bearer(i)] }),
+    verify: (i) => ({
+      app,
+      classes,
+      method: 'POST',
+      url: '/v1/api-keys/verify',
+      headers: [bearer(i), ['Content-Type', 'application/json']],
+      body: JSON.stringify({ secret: caller(i).secret, scopes: ['api_keys:read'] }),
+    }),
+  };
+}
