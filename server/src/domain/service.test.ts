@@ -228,6 +228,66 @@ describe('verify and reads from the cache alone (verifyCached, getKeyCached)', (
     expect((await begunBefore).name).toBe('k');
   });
 
+  it("keeps a read key's record through a flush, with the uses the flush wrote, reading the store once", async () => {
+    const { key, secret } = await service.createKey(ctx(owner), { name: 'k' });
+    let storeReads = 0;
+    const getKey = store.getKey.bind(store);
+    store.getKey = async (orgId, keyId) => (storeReads++, getKey(orgId, keyId));
+    expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBeNull();
+    clock.advance(100);
+    await auth(secret); // queued: the cached record does not have it yet
+    await service.flush();
+    expect(service.getKeyCached(ctx(owner), key.id)?.last_used_at).toBe(clock.now());
+    expect((await store.getKey(owner.key.org_id, key.id))!.last_used_at).toBe(clock.now()); // as the store has it
+    expect(storeReads).toBe(2); // the read above, and this check's own
+  });
+
+  it('renews a record read in the last quarter of its life in the background, so no read waits for the store', async () => {
+    const [busy, idle] = [(await service.createKey(ctx(owner), { name: 'busy' })).key, (await service.createKey(ctx(owner), { name: 'idle' })).key];
+    let storeReads = 0;
+    let hold: Promise<void> | null = null; // the next store read answers once this settles
+    const getKey = store.getKey.bind(store);
+    store.getKey = async (orgId, keyId) => {
+      storeReads++;
+      const found = await getKey(orgId, keyId);
+      const wait = hold;
+      hold = null;
+      if (wait) await wait;
+      return found;
+    };
+    let release!: () => void;
+    const holdNextRead = () => (hold = new Promise((resolve) => (release = resolve)));
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+    await service.getKey(ctx(owner), busy.id);
+    await service.getKey(ctx(owner), idle.id);
+    expect(storeReads).toBe(2);
+
+    clock.advance(700); // not yet in the last quarter: nothing to renew
+    expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy');
+    expect(storeReads).toBe(2);
+    clock.advance(100); // 800 ms old
+    holdNextRead();
+    expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy'); // answered from the cache...
+    expect(storeReads).toBe(3); // ...while one read renews it
+    expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy');
+    expect(storeReads).toBe(3); // one
+    release();
+    await settle();
+    clock.advance(400); // 1.2 s after the first read: the record renewed at 800 ms is fresh
+    expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy');
+    expect(service.getKeyCached(ctx(owner), idle.id)).toBeNull(); // not read late in its life: expired
+
+    // A renewal begun before a change is not cached.
+    clock.advance(400); // 1.6 s: the last quarter of the record read at 800 ms
+    holdNextRead();
+    expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy'); // renewal begun, held
+    await service.updateKey(ctx(owner), busy.id, { name: 'renamed' });
+    release();
+    await settle();
+    expect(service.getKeyCached(ctx(owner), busy.id)).toBeNull(); // the change dropped it; the old read did not come back
+    expect((await service.getKey(ctx(owner), busy.id)).name).toBe('renamed');
+  });
+
   it('has an organization once it was read', async () => {
     expect(service.getOrganizationCached(owner.key.org_id)).toBeNull();
     const org = await service.getOrganization(owner.key.org_id);

@@ -136,6 +136,9 @@ export class KeyService {
     assertValidPrefix(this.prefix);
     this.usageRetentionDays = options.usageRetentionDays ?? 30;
     this.cache = new CredentialCache(options.cacheEntries, options.keyReadMaxAgeMs);
+    // Renewed in the background; a failed read leaves the entry to expire, and the next request
+    // that misses reads the store itself (and gets the error, if there still is one).
+    this.cache.reads.onAgeing = (orgId, keyId, now) => void this.#readKey(orgId, keyId, now).catch(() => {});
     this.#unsubscribe = this.store.subscribe((event) => this.#onStoreEvent(event));
   }
 
@@ -361,8 +364,9 @@ export class KeyService {
     try {
       if (uses.size > 0) {
         await this.store.recordUse([...uses.values()]);
-        // Their records read by id miss these uses once they leave the queues: read them again.
-        this.cache.reads.drop(Array.from(uses.values(), (use) => use.key_id));
+        // Their records read by id would miss these uses once they leave the queues: they get
+        // them as the store now has them, instead of being read again.
+        this.cache.reads.noteWritten(uses.values(), applyUse);
       }
     } catch (error) {
       for (const [digest, use] of uses) {
@@ -401,9 +405,7 @@ export class KeyService {
     for (const queue of [this.#flushingUses, this.#pendingUses]) {
       for (const digest of [key.digest, key.prev_digest]) {
         const use = digest === null ? undefined : queue.get(digest);
-        if (!use || use.key_id !== key.id) continue;
-        key.last_used_at = Math.max(key.last_used_at ?? 0, use.at);
-        if (digest === key.prev_digest) key.prev_last_used_at = Math.max(key.prev_last_used_at ?? 0, use.at);
+        if (use) applyUse(key, use);
       }
     }
     return key;
@@ -1032,6 +1034,13 @@ const notThisOrganization = (): VerifyOutcome => verifyFailure('NOT_FOUND', 'No 
  * without leaking timing. A retired secret has no stored digest left to compare; its lookup
  * row alone marks it.
  */
+/** A use of the key, on its record as the stores write it: last use, and the previous secret's own. */
+function applyUse(key: KeyRecord, use: KeyUse): void {
+  if (use.key_id !== key.id) return;
+  key.last_used_at = Math.max(key.last_used_at ?? 0, use.at);
+  if (use.digest === key.prev_digest) key.prev_last_used_at = Math.max(key.prev_last_used_at ?? 0, use.at);
+}
+
 function confirmed(credential: Credential, digest: string): boolean {
   if (credential.secret === 'retired') return true;
   const stored = credential.secret === 'previous' ? credential.key.prev_digest : credential.key.digest;
