@@ -335,7 +335,14 @@ function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: 
     // Each as a ratio to bare Express around it, so the machine's drift between the two cancels.
     const large = ratiosOf(j);
     const growth = ratiosOf(i).map((r, round) => 1 - large[round]!.rps / r.rps);
-    console.log(`\n${t.name}: 1 M keys cost ${(100 * median(growth)).toFixed(1)} % of the 1 k-key throughput (per round: ${growth.map((g) => `${(100 * g).toFixed(1)} %`).join(', ')}).`);
+    // The same from CPU per request, which does not depend on which side of loopback was the
+    // bottleneck in a given second: steadier on a shared VM.
+    const cpuGrowth = ratiosOf(i).flatMap((r, round) => (r.cpu === null || large[round]!.cpu === null ? [] : [1 - large[round]!.cpu! / r.cpu]));
+    const percents = (values: number[]) => values.map((g) => `${(100 * g).toFixed(1)} %`).join(', ');
+    console.log(
+      `\n${t.name}: 1 M keys cost ${(100 * median(growth)).toFixed(1)} % of the 1 k-key throughput (per round: ${percents(growth)})` +
+        (cpuGrowth.length ? `; by CPU per request, ${(100 * median(cpuGrowth)).toFixed(1)} % (per round: ${percents(cpuGrowth)}).` : '.'),
+    );
   }
   if (samples.some((s) => s.some((x) => x.errors > 0 || x.non2xx > 0))) {
     console.error('\nSome requests failed (non-2xx answers or connection errors): the figures above are not valid.');
