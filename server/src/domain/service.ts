@@ -1029,11 +1029,6 @@ function verifyFailure(code: 'MALFORMED' | 'NOT_FOUND', detail: string): VerifyO
 
 const notThisOrganization = (): VerifyOutcome => verifyFailure('NOT_FOUND', 'No key of this organization has this secret.');
 
-/**
- * Defence in depth: the lookup was by digest; confirm the digest the credential stands for
- * without leaking timing. A retired secret has no stored digest left to compare; its lookup
- * row alone marks it.
- */
 /** A use of the key, on its record as the stores write it: last use, and the previous secret's own. */
 function applyUse(key: KeyRecord, use: KeyUse): void {
   if (use.key_id !== key.id) return;
@@ -1041,6 +1036,11 @@ function applyUse(key: KeyRecord, use: KeyUse): void {
   if (use.digest === key.prev_digest) key.prev_last_used_at = Math.max(key.prev_last_used_at ?? 0, use.at);
 }
 
+/**
+ * Defence in depth: the lookup was by digest; confirm the digest the credential stands for
+ * without leaking timing. A retired secret has no stored digest left to compare; its lookup
+ * row alone marks it.
+ */
 function confirmed(credential: Credential, digest: string): boolean {
   if (credential.secret === 'retired') return true;
   const stored = credential.secret === 'previous' ? credential.key.prev_digest : credential.key.digest;
