@@ -23,6 +23,32 @@ async function rejects(promise: Promise<unknown>, code: string): Promise<DomainE
   return error as DomainError;
 }
 
+/**
+ * Counts the store's key reads. Each answers with what the store held when asked, later, as a
+ * database across a network would: after `delayMs`, or, after `holdNext()`, once `release()`.
+ */
+function keyReads(delayMs = 0) {
+  let count = 0;
+  let hold: Promise<void> | null = null;
+  let release = () => {};
+  const getKey = store.getKey.bind(store);
+  store.getKey = async (orgId, keyId) => {
+    count++;
+    const found = await getKey(orgId, keyId);
+    const wait = hold ?? (delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, delayMs)) : null);
+    hold = null;
+    if (wait) await wait;
+    return found;
+  };
+  return {
+    get count() {
+      return count;
+    },
+    holdNext: () => void (hold = new Promise<void>((resolve) => (release = resolve))),
+    release: () => release(),
+  };
+}
+
 beforeEach(async () => {
   clock = new ManualClock('2026-01-01T00:00:00Z');
   store = new MemoryStore();
@@ -201,77 +227,51 @@ describe('verify and reads from the cache alone (verifyCached, getKeyCached)', (
 
   it('shares one store read among key reads that miss together, never one begun before a change', async () => {
     const { key } = await service.createKey(ctx(owner), { name: 'k' });
-    let storeReads = 0;
-    let hold: Promise<void> | null = null; // the next store read answers once this settles
-    const getKey = store.getKey.bind(store);
-    // Answers with what the store held when asked, later, as a database across a network would.
-    store.getKey = async (orgId, keyId) => {
-      storeReads++;
-      const found = await getKey(orgId, keyId);
-      const wait = hold ?? new Promise((resolve) => setTimeout(resolve, 5));
-      hold = null;
-      await wait;
-      return found;
-    };
+    const reads = keyReads(5);
     const together = await Promise.all([1, 2, 3].map(() => service.getKey(ctx(owner), key.id)));
-    expect(storeReads).toBe(1);
+    expect(reads.count).toBe(1);
     expect(together.map((k) => k.name)).toEqual(['k', 'k', 'k']);
 
     clock.advance(2 * SECOND); // the cached record is stale
-    let release!: () => void;
-    hold = new Promise((resolve) => (release = resolve));
+    reads.holdNext();
     const begunBefore = service.getKey(ctx(owner), key.id); // reads 'k', held
     await service.updateKey(ctx(owner), key.id, { name: 'renamed' });
     const after = service.getKey(ctx(owner), key.id);
-    release();
+    reads.release();
     expect((await after).name).toBe('renamed');
     expect((await begunBefore).name).toBe('k');
   });
 
   it("keeps a read key's record through a flush, with the uses the flush wrote, reading the store once", async () => {
     const { key, secret } = await service.createKey(ctx(owner), { name: 'k' });
-    let storeReads = 0;
-    const getKey = store.getKey.bind(store);
-    store.getKey = async (orgId, keyId) => (storeReads++, getKey(orgId, keyId));
+    const reads = keyReads();
     expect((await service.getKey(ctx(owner), key.id)).last_used_at).toBeNull();
     clock.advance(100);
     await auth(secret); // queued: the cached record does not have it yet
     await service.flush();
     expect(service.getKeyCached(ctx(owner), key.id)?.last_used_at).toBe(clock.now());
     expect((await store.getKey(owner.key.org_id, key.id))!.last_used_at).toBe(clock.now()); // as the store has it
-    expect(storeReads).toBe(2); // the read above, and this check's own
+    expect(reads.count).toBe(2); // the read above, and this check's own
   });
 
   it('renews a record read in the last quarter of its life in the background, so no read waits for the store', async () => {
     const [busy, idle] = [(await service.createKey(ctx(owner), { name: 'busy' })).key, (await service.createKey(ctx(owner), { name: 'idle' })).key];
-    let storeReads = 0;
-    let hold: Promise<void> | null = null; // the next store read answers once this settles
-    const getKey = store.getKey.bind(store);
-    store.getKey = async (orgId, keyId) => {
-      storeReads++;
-      const found = await getKey(orgId, keyId);
-      const wait = hold;
-      hold = null;
-      if (wait) await wait;
-      return found;
-    };
-    let release!: () => void;
-    const holdNextRead = () => (hold = new Promise((resolve) => (release = resolve)));
+    const reads = keyReads();
     const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
     await service.getKey(ctx(owner), busy.id);
     await service.getKey(ctx(owner), idle.id);
-    expect(storeReads).toBe(2);
+    expect(reads.count).toBe(2);
 
     clock.advance(700); // not yet in the last quarter: nothing to renew
     expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy');
-    expect(storeReads).toBe(2);
+    expect(reads.count).toBe(2);
     clock.advance(100); // 800 ms old
-    holdNextRead();
+    reads.holdNext();
     expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy'); // answered from the cache...
-    expect(storeReads).toBe(3); // ...while one read renews it
+    expect(reads.count).toBe(3); // ...while one read renews it
     expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy');
-    expect(storeReads).toBe(3); // one
-    release();
+    expect(reads.count).toBe(3); // one
+    reads.release();
     await settle();
     clock.advance(400); // 1.2 s after the first read: the record renewed at 800 ms is fresh
     expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy');
@@ -279,10 +279,10 @@ describe('verify and reads from the cache alone (verifyCached, getKeyCached)', (
 
     // A renewal begun before a change is not cached.
     clock.advance(400); // 1.6 s: the last quarter of the record read at 800 ms
-    holdNextRead();
+    reads.holdNext();
     expect(service.getKeyCached(ctx(owner), busy.id)?.name).toBe('busy'); // renewal begun, held
     await service.updateKey(ctx(owner), busy.id, { name: 'renamed' });
-    release();
+    reads.release();
     await settle();
     expect(service.getKeyCached(ctx(owner), busy.id)).toBeNull(); // the change dropped it; the old read did not come back
     expect((await service.getKey(ctx(owner), busy.id)).name).toBe('renamed');
