@@ -94,14 +94,11 @@ export function createApp(deps: AppDeps): express.Express {
     const operation = operationOf(res);
     const validated = (req as ValidatedRequest).openapi;
     const operationId = validated?.schema?.operationId;
-    // The validator answers 404 for any path the spec does not have (ignoreUndocumented is off),
-    // so this is only a guard: every answer goes out through answer() or the problem handler.
-    if (operationId === undefined) throw new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
-    if (operation?.operationId !== operationId) {
-      // Only the validator matched (say, a path in another letter case): there is no such route.
-      if (!operation) throw new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
-      throw new Error(`authenticated as ${operation.operationId} but validated as ${operationId}`);
-    }
+    // No operation the validator matched (it answers 404 itself for a path the spec does not have,
+    // so that is only a guard), or only the validator matched (say, a path in another letter
+    // case): there is no such route. Every answer goes out through answer() or the problem handler.
+    if (operationId === undefined || !operation) throw new DomainError('not_found', 'No such route. The API is described in openapi.yaml.');
+    if (operation.operationId !== operationId) throw new Error(`authenticated as ${operation.operationId} but validated as ${operationId}`);
     const handler = handlers[operationId]!;
     const principal = principalOf(res);
     const result = handler({

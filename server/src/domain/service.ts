@@ -214,7 +214,7 @@ export class KeyService {
   }
 
   async getOrganization(orgId: string): Promise<Organization> {
-    const cached = this.#organizations.get(orgId);
+    const cached = this.getOrganizationCached(orgId);
     if (cached) return cached;
     const org = await this.store.getOrganization(orgId);
     if (!org) throw DomainError.notFound('organization', orgId);
@@ -448,7 +448,7 @@ export class KeyService {
 
   /** For other services. Expected outcomes are values; only contract failures are errors. */
   async verify(ctx: RequestContext, input: VerifyInput): Promise<VerifyOutcome> {
-    if (!this.isWellFormed(input.secret)) return verifyFailure('MALFORMED', 'The secret is not a well-formed key of this service.');
+    if (!this.isWellFormed(input.secret)) return malformedSecret();
     const found = await this.#lookup(input.secret);
     if (!found || found.credential.key.org_id !== ctx.principal.key.org_id) return notThisOrganization();
     const { credential, digest } = found;
@@ -463,7 +463,7 @@ export class KeyService {
    * needs the store (not cached, or just become inactive: disabling it is `verify`'s to do).
    */
   verifyCached(ctx: RequestContext, input: VerifyInput): VerifyOutcome | null {
-    if (!this.isWellFormed(input.secret)) return verifyFailure('MALFORMED', 'The secret is not a well-formed key of this service.');
+    if (!this.isWellFormed(input.secret)) return malformedSecret();
     const digest = this.crypto.sha256Hex(input.secret);
     const credential = this.cache.get(digest);
     if (!credential) return null;
@@ -1027,6 +1027,7 @@ function verifyFailure(code: 'MALFORMED' | 'NOT_FOUND', detail: string): VerifyO
   return { valid: false, code, failed_checks: [{ code, detail }], key: null };
 }
 
+const malformedSecret = (): VerifyOutcome => verifyFailure('MALFORMED', 'The secret is not a well-formed key of this service.');
 const notThisOrganization = (): VerifyOutcome => verifyFailure('NOT_FOUND', 'No key of this organization has this secret.');
 
 /** A use of the key, on its record as the stores write it: last use, and the previous secret's own. */

@@ -5,13 +5,12 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { DomainError } from '../domain/errors.ts';
 import { problemResponse, statusOf, toDomainError } from './core/problems.ts';
-import { withRequestId } from './respond.ts';
+import { requestIdOf, withRequestId } from './respond.ts';
 
 export { statusOf, toDomainError } from './core/problems.ts';
 
 export function sendProblem(req: Request, res: Response, error: DomainError): void {
-  const requestId = res.locals['requestId'];
-  const problem = problemResponse(error, req.path, typeof requestId === 'string' ? requestId : undefined);
+  const problem = problemResponse(error, req.path, requestIdOf(res));
   withRequestId(res);
   for (const [name, value] of problem.headers) res.append(name, value);
   // res.json keeps the problem+json type and lets response validation check error bodies too.
@@ -28,7 +27,7 @@ export function problemHandler(logger: ErrorLogger) {
     const error = toDomainError(err);
     if (statusOf(error.code) >= 500) {
       const e = err as { message?: string; stack?: string };
-      logger.error('request failed', { request_id: res.locals['requestId'], method: req.method, route: req.path, error: e?.message, stack: e?.stack });
+      logger.error('request failed', { request_id: requestIdOf(res), method: req.method, route: req.path, error: e?.message, stack: e?.stack });
     }
     if (res.headersSent) return;
     try {
@@ -36,7 +35,7 @@ export function problemHandler(logger: ErrorLogger) {
     } catch (invalid) {
       // The problem itself broke the contract (response validation, e.g. an undeclared status).
       const e = invalid as { message?: string };
-      logger.error('error response violates the contract', { request_id: res.locals['requestId'], route: req.path, status: statusOf(error.code), error: e?.message });
+      logger.error('error response violates the contract', { request_id: requestIdOf(res), route: req.path, status: statusOf(error.code), error: e?.message });
       if (res.headersSent) return;
       res.status(500).type('application/problem+json').send(
         JSON.stringify({ type: 'https://heykeys.dev/problems/internal', title: 'Internal Server Error', status: 500, code: 'internal', detail: 'The server produced a response that breaks its contract.' }),

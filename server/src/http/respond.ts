@@ -16,11 +16,16 @@
  */
 import type { Response } from 'express';
 
-/** Sets `X-Request-Id` (the id the pipeline's first middleware chose) on an answer not yet written. */
-export function withRequestId(res: Response): Response {
+/** The id the pipeline's first middleware chose for this request. */
+export function requestIdOf(res: Response): string | undefined {
   const id = res.locals['requestId'];
-  if (typeof id === 'string') res.setHeader('X-Request-Id', id);
-  return res;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** Sets `X-Request-Id` on an answer not yet written. */
+export function withRequestId(res: Response): void {
+  const id = requestIdOf(res);
+  if (id !== undefined) res.setHeader('X-Request-Id', id);
 }
 
 /**
@@ -29,8 +34,8 @@ export function withRequestId(res: Response): Response {
  */
 export function sendJson(res: Response, status: number, payload: string, headers?: Record<string, string>): void {
   const fields: (string | number)[] = [];
-  const id = res.locals['requestId'];
-  if (typeof id === 'string') fields.push('X-Request-Id', id);
+  const id = requestIdOf(res);
+  if (id !== undefined) fields.push('X-Request-Id', id);
   if (headers) for (const [name, value] of Object.entries(headers)) fields.push(name, value);
   fields.push('Content-Type', 'application/json; charset=utf-8', 'Content-Length', Buffer.byteLength(payload));
   res.writeHead(status, fields as string[]);
