@@ -14,12 +14,9 @@
  *
  * Targets: me, key, verify (default verify), as ./drive.ts makes them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { apiTargets, send, type Call } from './drive.ts';
-import { copyInto, seededSqlite } from './seed-sqlite.ts';
+import { resolve } from 'node:path';
+import { apiTargets, loadApp, send, type Call } from './drive.ts';
+import { seededSqlite } from './seed-sqlite.ts';
 
 const [other, target = 'verify'] = process.argv.slice(2);
 if (!other) throw new Error('usage: npm run bench:ab -- <other checkout> [me|key|verify]');
@@ -27,32 +24,13 @@ const SLICE = Number(process.env['SLICE'] ?? 1000);
 const SLICES = Number(process.env['SLICES'] ?? 200);
 
 const seeded = await seededSqlite({ organizations: 1, keysPerOrganization: 1000, callers: 100 });
-const dataDirs: string[] = [];
 
-/** The app of the checkout at `root`, on its own copy of the seeded store. */
+/** The app of the checkout at `root` and the bench's request for caller `i`. */
 async function appOf(root: string): Promise<{ make: (i: number) => Call; close: () => Promise<void> }> {
-  const load = (path: string) => import(pathToFileURL(join(root, 'server/src', path)).href);
-  const [{ createApp }, { prototypedClasses }, { systemClock }, { KeyService }, { nodeCrypto }, { openSqliteStore }] = await Promise.all(
-    ['app.ts', 'http/server.ts', 'domain/clock.ts', 'domain/service.ts', 'node-crypto.ts', 'store/sqlite.ts'].map(load),
-  );
-  const dataDir = mkdtempSync(join(tmpdir(), 'heykeys-ab-'));
-  dataDirs.push(dataDir);
-  copyInto(seeded.file, dataDir);
-  const store = openSqliteStore(join(dataDir, 'heykeys.db'));
-  const service = new KeyService({ store, clock: systemClock, crypto: nodeCrypto, keyPrefix: 'hey_' });
-  const app = createApp({ service, rateLimitPerMinute: 0 });
-  const flushes = setInterval(() => service.flush().catch((error: unknown) => console.error(error)), 1000);
-  const targets = apiTargets(app, prototypedClasses(app), seeded.callers) as Record<string, (i: number) => Call>;
-  const make = targets[target];
-  if (!make) throw new Error(`unknown target ${target}: one of ${Object.keys(targets).join(', ')}`);
-  return {
-    make,
-    close: async () => {
-      clearInterval(flushes);
-      await service.close();
-      await store.close();
-    },
-  };
+  const { app, classes, close } = await loadApp(root, seeded.file);
+  const make = (apiTargets(app, classes, seeded.callers) as Record<string, (i: number) => Call>)[target];
+  if (!make) throw new Error(`unknown target ${target}: one of me, key, verify`);
+  return { make, close };
 }
 
 const sides = { this: await appOf(resolve(import.meta.dirname, '../..')), other: await appOf(resolve(other)) };
@@ -75,7 +53,6 @@ try {
   }
 } finally {
   for (const name of names) await sides[name].close();
-  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 }
 
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.round(q * (values.length - 1))]!;

@@ -1,12 +1,17 @@
 /**
  * Requests without a kernel, for ./in-process.ts and ./ab.ts: real IncomingMessage and
  * ServerResponse objects (of the classes a server would build them from) on a socket that
- * discards what is written, handed to an Express app one at a time.
+ * discards what is written, handed to an Express app one at a time; and the app of a checkout
+ * on a copy of the bench's seeded store (`loadApp`).
  */
 import type { Express } from 'express';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import type { Caller } from './seed-sqlite.ts';
+import { pathToFileURL } from 'node:url';
+import { copyInto, type Caller } from './seed-sqlite.ts';
 
 /** A socket that takes whatever is written and answers nothing. */
 class Sink extends Duplex {
@@ -87,5 +92,38 @@ export function apiTargets(app: Express, classes: Classes, callers: readonly Cal
       headers: [bearer(i), ['Content-Type', 'application/json']],
       body: JSON.stringify({ secret: caller(i).secret, scopes: ['api_keys:read'] }),
     }),
+  };
+}
+
+export interface LoadedApp {
+  app: Express;
+  classes: Classes;
+  close: () => Promise<void>;
+}
+
+/**
+ * The app of the checkout at `root` (this one, or another for ./ab.ts), on its own copy of the
+ * seeded SQLite file, with its usage flushed once a second as the server does.
+ */
+export async function loadApp(root: string, seededFile: string): Promise<LoadedApp> {
+  const load = (path: string) => import(pathToFileURL(join(root, 'server/src', path)).href);
+  const [{ createApp }, { prototypedClasses }, { systemClock }, { KeyService }, { nodeCrypto }, { openSqliteStore }] = await Promise.all(
+    ['app.ts', 'http/server.ts', 'domain/clock.ts', 'domain/service.ts', 'node-crypto.ts', 'store/sqlite.ts'].map(load),
+  );
+  const dataDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-app-'));
+  copyInto(seededFile, dataDir);
+  const store = openSqliteStore(join(dataDir, 'heykeys.db'));
+  const service = new KeyService({ store, clock: systemClock, crypto: nodeCrypto, keyPrefix: 'hey_' });
+  const app = createApp({ service, rateLimitPerMinute: 0 }) as Express;
+  const flushes = setInterval(() => service.flush().catch((error: unknown) => console.error(error)), 1000);
+  return {
+    app,
+    classes: prototypedClasses(app),
+    close: async () => {
+      clearInterval(flushes);
+      await service.close();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }

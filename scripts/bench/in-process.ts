@@ -12,35 +12,19 @@
  *   N (30000), ROUNDS (7); argument: targets to run, e.g. `bare,me` (default bare,me,key,verify;
  *   also barepost: bare Express answering a POST whose JSON body express.json() parses, verify's reference)
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createApp } from '../../server/src/app.ts';
-import { prototypedClasses } from '../../server/src/http/server.ts';
-import { systemClock } from '../../server/src/domain/clock.ts';
-import { KeyService } from '../../server/src/domain/service.ts';
-import { nodeCrypto } from '../../server/src/node-crypto.ts';
-import { openSqliteStore } from '../../server/src/store/sqlite.ts';
+import { fileURLToPath } from 'node:url';
 import { bareApp } from './bare-app.ts';
-import { apiTargets, nodeClasses, send, type Call, type Classes } from './drive.ts';
-import { copyInto, seededSqlite } from './seed-sqlite.ts';
+import { apiTargets, loadApp, nodeClasses, send, type Call } from './drive.ts';
+import { seededSqlite } from './seed-sqlite.ts';
 
 const N = Number(process.env['N'] ?? 30_000);
 const ROUNDS = Number(process.env['ROUNDS'] ?? 7);
 const wanted = (process.argv[2] ?? 'bare,me,key,verify').split(',');
 
 const seeded = await seededSqlite({ organizations: 1, keysPerOrganization: 1000, callers: 100 });
-const dataDir = mkdtempSync(join(tmpdir(), 'heykeys-in-process-'));
-copyInto(seeded.file, dataDir);
-const store = openSqliteStore(join(dataDir, 'heykeys.db'));
-const service = new KeyService({ store, clock: systemClock, crypto: nodeCrypto, keyPrefix: 'hey_' });
-const app = createApp({ service, rateLimitPerMinute: 0 });
-// As the server does: usage entries are flushed once a second.
-const flushes = setInterval(() => service.flush().catch((error) => console.error(error)), 1000);
+const ours = await loadApp(fileURLToPath(new URL('../..', import.meta.url)), seeded.file);
 
 const bare = bareApp();
-
-const appClasses: Classes = prototypedClasses(app);
 
 const callers = seeded.callers;
 const targets: Record<string, (i: number) => Call> = {
@@ -53,7 +37,7 @@ const targets: Record<string, (i: number) => Call> = {
     headers: [['Content-Type', 'application/json']],
     body: JSON.stringify({ secret: callers[i % callers.length]!.secret, scopes: ['api_keys:read'] }),
   }),
-  ...apiTargets(app, appClasses, callers),
+  ...apiTargets(ours.app, ours.classes, callers),
 };
 
 try {
@@ -76,8 +60,5 @@ try {
     console.log(`${name.padEnd(7)} min ${perRequest[0]!.toFixed(2)}  median ${perRequest[perRequest.length >> 1]!.toFixed(2)}`);
   }
 } finally {
-  clearInterval(flushes);
-  await service.close();
-  await store.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await ours.close();
 }
