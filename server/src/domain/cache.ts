@@ -14,17 +14,24 @@ import type { Credential, KeyRecord, Policy } from './model.ts';
  * `maxAgeMs`, so uses another process has written show within that, and the domain applies to
  * the cached records the uses this process has just written (`noteWritten`).
  *
- * A record read in the last quarter of its life is read again in the background (`onAgeing`), so
- * a key in use is renewed before it expires and no request waits for the store for it: with
- * PostgreSQL, each expiry of a busy key had every request for it wait for one query, the bench's
- * p99. An answer still comes only from an entry younger than `maxAgeMs`.
+ * A record read late in its life is read again in the background (`onAgeing`), so a key in use is
+ * renewed before it expires and no request waits for the store for it: with PostgreSQL, each
+ * expiry of a busy key had every request for it wait for one query, the bench's p99. An answer
+ * still comes only from an entry younger than `maxAgeMs`.
+ *
+ * "Late" is a point drawn for each entry between half and three quarters of its life. Records
+ * cached together (every key a service uses, read in its first second) would otherwise all come
+ * due together, and stay together renewal after renewal: on SQLite each renewal is a synchronous
+ * read on the event loop (20-55 µs, the more on a large store whose pages the writer thread's
+ * commits have just evicted), so a hundred busy keys held the loop for 2-5 ms at once, every
+ * three quarters of a second; on PostgreSQL they were a hundred queries at once.
  */
 export class KeyReadCache {
   readonly #byId = new Map<string, { key: KeyRecord; until: number; renewFrom: number }>();
   readonly #max: number;
   readonly #maxAgeMs: number;
   #generation = 0;
-  /** Told once per cached record, when it is read in the last quarter of its life. */
+  /** Told once per cached record, when it is read past its renewal point. */
   onAgeing: ((orgId: string, keyId: string, now: number) => void) | undefined;
 
   constructor(maxEntries: number, maxAgeMs: number) {
@@ -63,7 +70,7 @@ export class KeyReadCache {
       const oldest = this.#byId.keys().next().value;
       if (oldest !== undefined) this.#byId.delete(oldest);
     }
-    this.#byId.set(key.id, { key, until: now + this.#maxAgeMs, renewFrom: now + this.#maxAgeMs * 0.75 });
+    this.#byId.set(key.id, { key, until: now + this.#maxAgeMs, renewFrom: now + this.#maxAgeMs * (0.5 + 0.25 * Math.random()) });
   }
 
   /**
