@@ -15,9 +15,15 @@
  * measured between every two of them: each ratio is taken against bare Express just before and just
  * after the target (their mean), seconds apart. On a shared VM bare Express alone moves by a third
  * within a minute; a ratio to measurements a minute away carried that drift. Medians over the
- * rounds are shown. Each server runs in its own process; the load comes from another. About 6 minutes.
+ * rounds are shown. Each server runs in its own process; the load comes from another.
  *
- *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
+ * Then what growing the store from 1 k to 1 M keys costs, per endpoint: the two stores' servers in
+ * BENCH_PAIRS pairs of runs back to back (the order flipping), the median of the pairs' ratios.
+ * The difference sought is a few percent, and on a shared VM the machine's speed moves by more than
+ * that within the seconds between a round's 1 k and 1 M runs (per-round ratios scattered by ±25 %);
+ * within a pair it moves less. About 8 minutes in all.
+ *
+ *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_PAIRS (6), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
  *   BENCH_STORES (sqlite-1k,sqlite-1m,postgres), BENCH_LOAD (wrk|autocannon), DATABASE_URL
  */
 import pg from 'pg';
@@ -33,6 +39,9 @@ import { copyInto, seededSqlite, type Caller } from './bench/seed-sqlite.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
+const storePairs = Number(process.env['BENCH_PAIRS'] ?? 6);
+/** Seconds per run of the store pairs. */
+const PAIR_SECONDS = 2;
 const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const callerCount = Number(process.env['BENCH_CALLERS'] ?? 100);
 const stores = new Set((process.env['BENCH_STORES'] ?? 'sqlite-1k,sqlite-1m,postgres').split(','));
@@ -40,6 +49,8 @@ const databaseUrl = process.env['DATABASE_URL'];
 const log = (line: string) => console.error(line);
 const generator = chooseGenerator();
 const BARE_JSON_POST = 'bare Express, POST with a JSON body (express.json)';
+const SMALL_STORE = 'SQLite, 1 k keys';
+const LARGE_STORE = 'SQLite, 1 M keys';
 const scratchDir = mkdtempSync(join(tmpdir(), 'heykeys-bench-load-'));
 
 // ---------------------------------------------------------------- servers
@@ -242,7 +253,21 @@ try {
     const rps = bareRuns.map((b) => b.rps);
     bareSpread.push(Math.max(...rps) / Math.min(...rps) - 1);
   }
-  report(samples, bracket, bareSpread);
+  // Per endpoint on both SQLite stores: pairs of runs, 1 k then 1 M keys or the other way round.
+  const storeRuns = new Map<number, { small: Sample; large: Sample }[]>();
+  for (const [i, target] of targets.entries()) {
+    const j = target.store === SMALL_STORE ? targets.findIndex((u) => u.store === LARGE_STORE && u.name === target.name) : -1;
+    if (j === -1 || storePairs < 1) continue;
+    log(`${target.name}: ${storePairs} pairs of runs on the 1 k- and the 1 M-key store`);
+    const pairs: { small: Sample; large: Sample }[] = [];
+    for (let pair = 0; pair < storePairs; pair++) {
+      const first = await measure(targets[pair % 2 === 0 ? i : j]!, PAIR_SECONDS);
+      const second = await measure(targets[pair % 2 === 0 ? j : i]!, PAIR_SECONDS);
+      pairs.push(pair % 2 === 0 ? { small: first, large: second } : { small: second, large: first });
+    }
+    storeRuns.set(i, pairs);
+  }
+  report(samples, bracket, bareSpread, storeRuns);
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
   for (const dir of [...dataDirs, scratchDir]) rmSync(dir, { recursive: true, force: true });
@@ -273,13 +298,18 @@ async function cacheMemoryPerKey(file: string, count: number): Promise<{ count: 
   return JSON.parse(out);
 }
 
+/** The value at fraction `q` of the sorted values (nearest rank). */
+function quantile(values: number[], q: number): number {
+  return [...values].sort((a, b) => a - b)[Math.round(q * (values.length - 1))]!;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: number[]): void {
+function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: number[], storeRuns: Map<number, { small: Sample; large: Sample }[]>): void {
   const mean = (a: number | null, b: number | null) => (a === null || b === null ? null : (a + b) / 2);
   /** Per round, the target's req/s and CPU ratios to bare Express around it. */
   const ratiosOf = (i: number) =>
@@ -326,22 +356,21 @@ function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: 
     const ratios = ratiosOf(i).map((r, round) => r.rps / post[round]!.rps);
     console.log(`\n${target.name} (${target.store}) against ${BARE_JSON_POST}: ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}).`);
   }
-  // What growing the store from 1 k to 1 M keys costs, per endpoint (median of per-round ratios).
-  const small = targets.filter((t) => t.store === 'SQLite, 1 k keys');
-  for (const t of small) {
-    const j = targets.findIndex((u) => u.store === 'SQLite, 1 M keys' && u.name === t.name);
-    if (j === -1) continue;
-    const i = targets.indexOf(t);
-    // Each as a ratio to bare Express around it, so the machine's drift between the two cancels.
+  // What growing the store from 1 k to 1 M keys costs, per endpoint: from the pairs, and (less
+  // steady) from the rounds, each run there as a ratio to bare Express around it.
+  const percent = (g: number) => `${(100 * g).toFixed(1)} %`;
+  const spread = (values: number[]) => `${percent(median(values))} (quartiles ${percent(quantile(values, 0.25))} to ${percent(quantile(values, 0.75))})`;
+  for (const [i, pairs] of storeRuns) {
+    const j = targets.findIndex((u) => u.store === LARGE_STORE && u.name === targets[i]!.name);
+    const byRps = pairs.map((p) => 1 - p.large.rps / p.small.rps);
+    // CPU per request does not depend on which side of loopback was the bottleneck in a given second.
+    const byCpu = pairs.flatMap((p) => (p.small.cpuPerRequest === null || p.large.cpuPerRequest === null ? [] : [p.large.cpuPerRequest / p.small.cpuPerRequest - 1]));
     const large = ratiosOf(j);
-    const growth = ratiosOf(i).map((r, round) => 1 - large[round]!.rps / r.rps);
-    // The same from CPU per request, which does not depend on which side of loopback was the
-    // bottleneck in a given second: steadier on a shared VM.
-    const cpuGrowth = ratiosOf(i).flatMap((r, round) => (r.cpu === null || large[round]!.cpu === null ? [] : [1 - large[round]!.cpu! / r.cpu]));
-    const percents = (values: number[]) => values.map((g) => `${(100 * g).toFixed(1)} %`).join(', ');
+    const byRound = ratiosOf(i).map((r, round) => 1 - large[round]!.rps / r.rps);
     console.log(
-      `\n${t.name}: 1 M keys cost ${(100 * median(growth)).toFixed(1)} % of the 1 k-key throughput (per round: ${percents(growth)})` +
-        (cpuGrowth.length ? `; by CPU per request, ${(100 * median(cpuGrowth)).toFixed(1)} % (per round: ${percents(cpuGrowth)}).` : '.'),
+      `\n${targets[i]!.name}: 1 M keys cost ${spread(byRps)} of the 1 k-key throughput` +
+        (byCpu.length ? `, ${spread(byCpu)} more CPU per request` : '') +
+        ` (${pairs.length} pairs of ${PAIR_SECONDS} s runs back to back); in the rounds above, ${percent(median(byRound))} (per round: ${byRound.map(percent).join(', ')}).`,
     );
   }
   if (samples.some((s) => s.some((x) => x.errors > 0 || x.non2xx > 0))) {
