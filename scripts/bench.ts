@@ -231,7 +231,8 @@ try {
   // Every target answers 2xx; then warm every target (JIT, every caller's credential cached), then
   // interleaved rounds.
   for (const target of targets) await probe(target);
-  log(`load from ${generator}${generator === 'autocannon' ? ' (wrk is not installed: autocannon takes more of the cores the servers share with it)' : ''}`);
+  const why = process.env['BENCH_LOAD'] ? 'BENCH_LOAD chose it' : 'wrk is not installed';
+  log(`load from ${generator}${generator === 'autocannon' ? ` (${why}: autocannon takes more of the cores the servers share with it)` : ''}`);
   for (const target of targets) await measure(target, 2);
   const samples = targets.map(() => [] as Sample[]);
   // Per target, per round: bare Express measured just before it and just after it.
