@@ -15,8 +15,9 @@
  * Targets: me, key, verify (default verify), as ./drive.ts makes them.
  */
 import { resolve } from 'node:path';
-import { apiTargets, loadApp, send, type Call } from './drive.ts';
+import { apiTargets, cpuPerRequest, loadApp, warmUp, type Call } from './drive.ts';
 import { seededSqlite } from './seed-sqlite.ts';
+import { quantile } from './stats.ts';
 
 const [other, target = 'verify'] = process.argv.slice(2);
 if (!other) throw new Error('usage: npm run bench:ab -- <other checkout> [me|key|verify]');
@@ -37,25 +38,16 @@ const sides = { this: await appOf(resolve(import.meta.dirname, '../..')), other:
 const names = ['this', 'other'] as const;
 const perRequest: Record<(typeof names)[number], number[]> = { this: [], other: [] };
 try {
-  for (const name of names) {
-    for (let i = 0; i < 5000; i++) {
-      const status = await send(sides[name].make(i));
-      if (status >= 300) throw new Error(`${name} answered ${status}`);
-    }
-  }
+  for (const name of names) await warmUp(name, sides[name].make);
   for (let turn = 0; turn < SLICES; turn++) {
     for (const name of turn % 2 === 0 ? names : ([...names].reverse() as typeof names[number][])) {
-      const before = process.cpuUsage();
-      for (let i = 0; i < SLICE; i++) await send(sides[name].make(i));
-      const used = process.cpuUsage(before);
-      perRequest[name].push((used.user + used.system) / SLICE);
+      perRequest[name].push(await cpuPerRequest(name, sides[name].make, SLICE));
     }
   }
 } finally {
   for (const name of names) await sides[name].close();
 }
 
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.round(q * (values.length - 1))]!;
 const differences = perRequest.this.map((t, i) => t - perRequest.other[i]!);
 console.log(`Node ${process.version}; ${target}: ${SLICES} turns of ${SLICE} requests each; CPU µs per request (process, all threads)`);
 for (const name of names) console.log(`${name.padEnd(6)} median ${quantile(perRequest[name], 0.5).toFixed(2)}  p10 ${quantile(perRequest[name], 0.1).toFixed(2)}`);

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import type { BenchRequest } from './load.ts';
+import { apiRequests, type ApiTarget } from './requests.ts';
 import { copyInto, type Caller } from './seed-sqlite.ts';
 
 /** A socket that takes whatever is written and answers nothing. */
@@ -77,22 +79,34 @@ export function send(call: Call): Promise<number> {
   });
 }
 
-/** The bench's API requests, made by caller `i` (modulo): what `npm run bench` loads the server with. */
-export function apiTargets(app: Express, classes: Classes, callers: readonly Caller[]): Record<'me' | 'key' | 'verify', (i: number) => Call> {
-  const caller = (i: number) => callers[i % callers.length]!;
-  const bearer = (i: number): [string, string] => ['Authorization', `Bearer ${caller(i).secret}`];
-  return {
-    me: (i) => ({ app, classes, method: 'GET', url: '/v1/me', headers: [bearer(i)] }),
-    key: (i) => ({ app, classes, method: 'GET', url: `/v1/api-keys/${caller(i).id}`, headers: [bearer(i)] }),
-    verify: (i) => ({
-      app,
-      classes,
-      method: 'POST',
-      url: '/v1/api-keys/verify',
-      headers: [bearer(i), ['Content-Type', 'application/json']],
-      body: JSON.stringify({ secret: caller(i).secret, scopes: ['api_keys:read'] }),
-    }),
-  };
+/** The bench's API requests (./requests.ts), made by caller `i` (modulo), each built once. */
+export function apiTargets(app: Express, classes: Classes, callers: readonly Caller[]): Record<ApiTarget, (i: number) => Call> {
+  const calls = callers.map((caller) => {
+    const requests = apiRequests(caller);
+    const call = (r: BenchRequest): Call => ({ app, classes, method: r.method, url: r.path, headers: Object.entries(r.headers), ...(r.body === undefined ? {} : { body: r.body }) });
+    return { me: call(requests.me), key: call(requests.key), verify: call(requests.verify) };
+  });
+  const of = (target: ApiTarget) => (i: number) => calls[i % calls.length]![target];
+  return { me: of('me'), key: of('key'), verify: of('verify') };
+}
+
+/** Sends `make(0..count-1)` and fails on any answer that is not a 2xx (JIT and caches warm). */
+export async function warmUp(name: string, make: (i: number) => Call, count = 5000): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const status = await send(make(i));
+    if (status >= 300) throw new Error(`${name} answered ${status}`);
+  }
+}
+
+/** The process's CPU time (all threads) per request over `count` requests, one at a time, in µs; fails on a non-2xx. */
+export async function cpuPerRequest(name: string, make: (i: number) => Call, count: number): Promise<number> {
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    const status = await send(make(i));
+    if (status >= 300) throw new Error(`${name} answered ${status}`);
+  }
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count;
 }
 
 export interface LoadedApp {

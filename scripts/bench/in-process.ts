@@ -14,7 +14,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { bareApp } from './bare-app.ts';
-import { apiTargets, loadApp, nodeClasses, send, type Call } from './drive.ts';
+import { apiTargets, cpuPerRequest, loadApp, nodeClasses, warmUp, type Call } from './drive.ts';
+import { apiRequests } from './requests.ts';
 import { seededSqlite } from './seed-sqlite.ts';
 
 const N = Number(process.env['N'] ?? 30_000);
@@ -27,16 +28,11 @@ const ours = await loadApp(fileURLToPath(new URL('../..', import.meta.url)), see
 const bare = bareApp();
 
 const callers = seeded.callers;
+// verify's bodies, for bare Express's JSON POST of the same shape.
+const verifyBodies = callers.map((c) => apiRequests(c).verify.body);
 const targets: Record<string, (i: number) => Call> = {
   bare: () => ({ app: bare, classes: nodeClasses, method: 'GET', url: '/hello', headers: [] }),
-  barepost: (i) => ({
-    app: bare,
-    classes: nodeClasses,
-    method: 'POST',
-    url: '/echo',
-    headers: [['Content-Type', 'application/json']],
-    body: JSON.stringify({ secret: callers[i % callers.length]!.secret, scopes: ['api_keys:read'] }),
-  }),
+  barepost: (i) => ({ app: bare, classes: nodeClasses, method: 'POST', url: '/echo', headers: [['Content-Type', 'application/json']], body: verifyBodies[i % verifyBodies.length] }),
   ...apiTargets(ours.app, ours.classes, callers),
 };
 
@@ -45,17 +41,9 @@ try {
   for (const name of wanted) {
     const make = targets[name];
     if (!make) throw new Error(`unknown target ${name}: one of ${Object.keys(targets).join(', ')}`);
-    for (let i = 0; i < 5000; i++) await send(make(i));
+    await warmUp(name, make);
     const perRequest: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const before = process.cpuUsage();
-      for (let i = 0; i < N; i++) {
-        const status = await send(make(i));
-        if (status >= 300) throw new Error(`${name} answered ${status}`);
-      }
-      const used = process.cpuUsage(before);
-      perRequest.push((used.user + used.system) / N);
-    }
+    for (let round = 0; round < ROUNDS; round++) perRequest.push(await cpuPerRequest(name, make, N));
     perRequest.sort((a, b) => a - b);
     console.log(`${name.padEnd(7)} min ${perRequest[0]!.toFixed(2)}  median ${perRequest[perRequest.length >> 1]!.toFixed(2)}`);
   }
