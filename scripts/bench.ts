@@ -33,8 +33,10 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chooseGenerator, runLoad, type BenchRequest, type Sample } from './bench/load.ts';
+import { apiRequests, type ApiTarget } from './bench/requests.ts';
 import { seedPostgres } from './bench/seed-postgres.ts';
 import { copyInto, seededSqlite, type Caller } from './bench/seed-sqlite.ts';
+import { median, quantile } from './bench/stats.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -104,29 +106,9 @@ interface Target {
 }
 
 function apiTargets(store: string, url: string, callers: Caller[], pids: () => Promise<number[]>): Target[] {
-  const auth = (c: Caller) => ({ authorization: `Bearer ${c.secret}` });
-  return [
-    { name: 'GET /v1/me', store, url, pids, requests: callers.map((c) => ({ method: 'GET', path: '/v1/me', headers: auth(c) })) },
-    {
-      name: 'GET /v1/api-keys/{id}',
-      store,
-      url,
-      pids,
-      requests: callers.map((c) => ({ method: 'GET', path: `/v1/api-keys/${c.id}`, headers: auth(c) })),
-    },
-    {
-      name: 'POST /v1/api-keys/verify',
-      store,
-      url,
-      pids,
-      requests: callers.map((c) => ({
-        method: 'POST',
-        path: '/v1/api-keys/verify',
-        headers: { ...auth(c), 'content-type': 'application/json' },
-        body: JSON.stringify({ secret: c.secret, scopes: ['api_keys:read'] }),
-      })),
-    },
-  ];
+  const requests = callers.map(apiRequests);
+  const target = (name: string, which: ApiTarget): Target => ({ name, store, url, pids, requests: requests.map((r) => r[which]) });
+  return [target('GET /v1/me', 'me'), target('GET /v1/api-keys/{id}', 'key'), target('POST /v1/api-keys/verify', 'verify')];
 }
 
 async function measure(target: Target, duration: number): Promise<Sample> {
@@ -297,17 +279,6 @@ async function cacheMemoryPerKey(file: string, count: number): Promise<{ count: 
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`cache-memory exited with ${code}`);
   return JSON.parse(out);
-}
-
-/** The value at fraction `q` of the sorted values (nearest rank). */
-function quantile(values: number[], q: number): number {
-  return [...values].sort((a, b) => a - b)[Math.round(q * (values.length - 1))]!;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: number[], storeRuns: Map<number, { small: Sample; large: Sample }[]>): void {

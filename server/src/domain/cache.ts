@@ -22,9 +22,9 @@ import type { Credential, KeyRecord, Policy } from './model.ts';
  * "Late" is a point drawn for each entry between half and three quarters of its life. Records
  * cached together (every key a service uses, read in its first second) would otherwise all come
  * due together, and stay together renewal after renewal: on SQLite each renewal is a synchronous
- * read on the event loop (20-55 µs, the more on a large store whose pages the writer thread's
- * commits have just evicted), so a hundred busy keys held the loop for 2-5 ms at once, every
- * three quarters of a second; on PostgreSQL they were a hundred queries at once.
+ * read on the event loop (20-55 µs measured alone, ~90 µs in a CPU profile under load, where the
+ * writer thread's commits keep evicting its pages), so a hundred busy keys held the loop for
+ * 2-9 ms at once, every three quarters of a second; on PostgreSQL they were a hundred queries.
  */
 export class KeyReadCache {
   readonly #byId = new Map<string, { key: KeyRecord; until: number; renewFrom: number }>();
