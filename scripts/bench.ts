@@ -21,10 +21,20 @@
  * BENCH_PAIRS pairs of runs back to back (the order flipping), the median of the pairs' ratios.
  * The difference sought is a few percent, and on a shared VM the machine's speed moves by more than
  * that within the seconds between a round's 1 k and 1 M runs (per-round ratios scattered by tens
- * of percent); within a pair it moves less. About 9 minutes in all.
+ * of percent); within a pair it moves less.
  *
- *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_PAIRS (6), BENCH_CONNECTIONS (50), BENCH_CALLERS (100),
- *   BENCH_STORES (sqlite-1k,sqlite-1m,postgres), BENCH_LOAD (wrk|autocannon), DATABASE_URL
+ * Last, the latency a caller sees when the server is not saturated: every target under the same
+ * connections, each waiting one think time after every answer, chosen so the load is at most half
+ * the lowest throughput any API target reached in the rounds (a little under: each answer's own
+ * time adds to a connection's cycle); BENCH_THINK_MS sets it instead.
+ * Saturated, a closed loop of 50 connections keeps 50 requests queued in front of the server, so
+ * its p99 is a multiple of 50 / throughput whatever the server does (bare Express's too); paced,
+ * p99 is the time a request takes plus the bursts it meets. BENCH_PACED_RUNS runs of
+ * BENCH_SECONDS per target, interleaved. About 11 minutes in all.
+ *
+ *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_PAIRS (6), BENCH_PACED_RUNS (3), BENCH_THINK_MS,
+ *   BENCH_CONNECTIONS (50), BENCH_CALLERS (100), BENCH_STORES (sqlite-1k,sqlite-1m,postgres),
+ *   BENCH_LOAD (wrk|autocannon), DATABASE_URL
  */
 import pg from 'pg';
 import { spawn } from 'node:child_process';
@@ -44,6 +54,8 @@ const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const storePairs = Number(process.env['BENCH_PAIRS'] ?? 6);
 /** Seconds per run of the store pairs. */
 const PAIR_SECONDS = 2;
+const pacedRuns = Number(process.env['BENCH_PACED_RUNS'] ?? 3);
+const thinkMsWanted = process.env['BENCH_THINK_MS'] ? Number(process.env['BENCH_THINK_MS']) : null;
 const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
 const callerCount = Number(process.env['BENCH_CALLERS'] ?? 100);
 const stores = new Set((process.env['BENCH_STORES'] ?? 'sqlite-1k,sqlite-1m,postgres').split(','));
@@ -111,11 +123,12 @@ function apiTargets(store: string, url: string, callers: Caller[], pids: () => P
   return [target('GET /v1/me', 'me'), target('GET /v1/api-keys/{id}', 'key'), target('POST /v1/api-keys/verify', 'verify')];
 }
 
-async function measure(target: Target, duration: number): Promise<Sample> {
+async function measure(target: Target, duration: number, thinkMs?: number): Promise<Sample> {
   return runLoad(generator, {
     url: target.url,
     connections,
     seconds: duration,
+    ...(thinkMs ? { thinkMs } : {}),
     pids: target.pids,
     scratchDir,
     ...(target.requests ? { requests: target.requests } : {}),
@@ -250,7 +263,21 @@ try {
     }
     storeRuns.set(i, pairs);
   }
-  report(samples, bracket, bareSpread, storeRuns);
+  // Every target at one pace: at most half the lowest throughput of an API target (its rounds' median).
+  let paced: { thinkMs: number; samples: Sample[][] } | null = null;
+  if (pacedRuns > 0 && generator !== 'wrk') {
+    notes.push('Paced runs: skipped (they need wrk: autocannon has no think time, and its per-connection rate sends in bursts)');
+  } else if (pacedRuns > 0) {
+    const slowest = Math.min(...samples.slice(1).map((s) => median(s.map((x) => x.rps))));
+    const thinkMs = thinkMsWanted ?? Math.max(1, Math.round((1000 * connections) / (slowest / 2)));
+    log(`paced: ${connections} connections, each waiting ${thinkMs} ms after every answer`);
+    const runs = targets.map(() => [] as Sample[]);
+    for (let run = 0; run < pacedRuns; run++) {
+      for (const i of [0, ...roundOrder(run)]) runs[i]!.push(await measure(targets[i]!, seconds, thinkMs));
+    }
+    paced = { thinkMs, samples: runs };
+  }
+  report(samples, bracket, bareSpread, storeRuns, paced);
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
   for (const dir of [...dataDirs, scratchDir]) rmSync(dir, { recursive: true, force: true });
@@ -281,7 +308,13 @@ async function cacheMemoryPerKey(file: string, count: number): Promise<{ count: 
   return JSON.parse(out);
 }
 
-function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: number[], storeRuns: Map<number, { small: Sample; large: Sample }[]>): void {
+function report(
+  samples: Sample[][],
+  bracket: [Sample, Sample][][],
+  bareSpread: number[],
+  storeRuns: Map<number, { small: Sample; large: Sample }[]>,
+  paced: { thinkMs: number; samples: Sample[][] } | null,
+): void {
   const mean = (a: number | null, b: number | null) => (a === null || b === null ? null : (a + b) / 2);
   /** Per round, the target's req/s and CPU ratios to bare Express around it. */
   const ratiosOf = (i: number) =>
@@ -345,8 +378,28 @@ function report(samples: Sample[][], bracket: [Sample, Sample][][], bareSpread: 
         ` (${pairs.length} pairs of ${PAIR_SECONDS} s runs back to back); in the rounds above, ${percent(median(byRound))} (per round: ${byRound.map(percent).join(', ')}).`,
     );
   }
+  if (paced) {
+    console.log(
+      `\nPaced: ${connections} connections, each waiting ${paced.thinkMs} ms after every answer (wrk), ` +
+        `${paced.samples[0]!.length} runs × ${seconds} s per target, interleaved; medians, and the highest p99 of the runs.`,
+    );
+    console.log('\n| target | store | req/s | p50 ms | p99 ms | highest p99 ms | errors | non-2xx |');
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const [i, target] of targets.entries()) {
+      const s = paced.samples[i]!;
+      console.log(
+        `| ${target.name} | ${target.store} | ${median(s.map((x) => x.rps)).toFixed(0)} | ${median(s.map((x) => x.p50)).toFixed(2)} | ` +
+          `${median(s.map((x) => x.p99)).toFixed(2)} | ${Math.max(...s.map((x) => x.p99)).toFixed(2)} | ` +
+          `${s.reduce((n, x) => n + x.errors, 0)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`,
+      );
+    }
+  }
   const failed = (x: Sample) => x.errors > 0 || x.non2xx > 0;
-  if (samples.some((s) => s.some(failed)) || [...storeRuns.values()].some((pairs) => pairs.some((p) => failed(p.small) || failed(p.large)))) {
+  if (
+    samples.some((s) => s.some(failed)) ||
+    [...storeRuns.values()].some((pairs) => pairs.some((p) => failed(p.small) || failed(p.large))) ||
+    (paced?.samples.some((s) => s.some(failed)) ?? false)
+  ) {
     console.error('\nSome requests failed (non-2xx answers or connection errors): the figures above are not valid.');
     process.exitCode = 1;
   }

@@ -25,6 +25,7 @@ export interface BenchRequest {
 
 export interface Sample {
   rps: number;
+  p50: number;
   p99: number;
   /** Server CPU µs per request, or null where /proc cannot tell. */
   cpuPerRequest: number | null;
@@ -91,21 +92,36 @@ function cpuBetween(before: Map<number, number>, after: Map<number, number>): nu
 
 // ---------------------------------------------------------------- one run
 
+export interface LoadOptions {
+  url: string;
+  /** Each request of a connection is the next of these; none: a plain GET of the URL. */
+  requests?: BenchRequest[];
+  connections: number;
+  seconds: number;
+  /**
+   * How long each connection waits after an answer before it sends its next request (none: at
+   * once, the server saturated). With it the load is `connections` callers at a pace the server
+   * can follow, and the latency is what one caller sees rather than the queue of requests a
+   * saturated server always has in front of it. wrk only: autocannon has no wait after an answer,
+   * and its rate per connection sends each second's quota in one burst at the start of the second
+   * (a setInterval of 1 s resets a counter), so its p99 would measure the burst.
+   */
+  thinkMs?: number;
+  scratchDir: string;
+}
+
 /**
- * Loads `url` for `seconds` with `connections`, each request of a connection the next of
- * `requests` (none: a plain GET of the URL). `pids` are the processes whose CPU time is the
- * server's (asked again at the end, as a database may have opened or closed connections meanwhile).
+ * One timed run. `pids` are the processes whose CPU time is the server's (asked again at the end,
+ * as a database may have opened or closed connections meanwhile).
  */
-export async function runLoad(
-  generator: Generator,
-  options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number; pids: () => Promise<number[]>; scratchDir: string },
-): Promise<Sample> {
+export async function runLoad(generator: Generator, options: LoadOptions & { pids: () => Promise<number[]> }): Promise<Sample> {
   const before = cpuByPid(await options.pids());
   const result = generator === 'wrk' ? await runWrk(options) : await runAutocannon(options);
   const cpu = cpuBetween(before, cpuByPid(await options.pids()));
   const answered = result.requests;
   return {
     rps: result.rps,
+    p50: result.p50,
     p99: result.p99,
     cpuPerRequest: cpu !== null && answered > 0 ? (cpu * 1e6) / answered : null,
     errors: result.errors,
@@ -115,49 +131,63 @@ export async function runLoad(
 
 interface RawResult {
   rps: number;
+  p50: number;
   p99: number;
   requests: number;
   errors: number;
   non2xx: number;
 }
 
-async function runAutocannon(options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number }): Promise<RawResult> {
+async function runAutocannon(options: LoadOptions): Promise<RawResult> {
+  if (options.thinkMs) throw new Error('a think time needs wrk (see LoadOptions.thinkMs)');
   const r = await autocannon({
     url: options.url,
     connections: options.connections,
     duration: options.seconds,
     ...(options.requests ? { requests: options.requests } : {}),
   });
-  return { rps: r.requests.average, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
 const luaString = (s: string): string => JSON.stringify(s); // a JSON string literal is a valid Lua one for ASCII
 
 /**
  * wrk formats every request once, at start, in Lua; each call of `request` hands out the next, so
- * the generator spends nothing per request beyond sending it.
+ * the generator spends nothing per request beyond sending it. wrk calls `delay` before a connection
+ * sends each request and waits that many milliseconds.
  */
-function wrkScript(requests: BenchRequest[]): string {
-  const formatted = requests.map((r) => {
-    const headers = `{ ${Object.entries(r.headers).map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`).join(', ')} }`;
-    return `wrk.format(${luaString(r.method)}, ${luaString(r.path)}, ${headers}${r.body === undefined ? '' : `, ${luaString(r.body)}`})`;
-  });
-  return [
-    'local requests = {}',
-    'local next = 0',
-    `init = function(args) requests = { ${formatted.join(',\n  ')} } end`,
-    'request = function() next = next % #requests + 1; return requests[next] end',
-    '',
-  ].join('\n');
+function wrkScript(requests: BenchRequest[] | undefined, thinkMs: number | undefined): string {
+  const lines: string[] = [];
+  if (requests) {
+    const formatted = requests.map((r) => {
+      const headers = `{ ${Object.entries(r.headers).map(([k, v]) => `[${luaString(k)}] = ${luaString(v)}`).join(', ')} }`;
+      return `wrk.format(${luaString(r.method)}, ${luaString(r.path)}, ${headers}${r.body === undefined ? '' : `, ${luaString(r.body)}`})`;
+    });
+    lines.push(
+      'local requests = {}',
+      'local next = 0',
+      `init = function(args) requests = { ${formatted.join(',\n  ')} } end`,
+      'request = function() next = next % #requests + 1; return requests[next] end',
+    );
+  }
+  if (thinkMs) lines.push(`delay = function() return ${thinkMs} end`);
+  return lines.join('\n') + '\n';
 }
 
 let scripts = 0;
 
-async function runWrk(options: { url: string; requests?: BenchRequest[]; connections: number; seconds: number; scratchDir: string }): Promise<RawResult> {
+/** A latency from wrk's --latency distribution, in ms. */
+function wrkLatency(out: string, percentile: number): number {
+  const m = new RegExp(`^\\s*${percentile}%\\s+([\\d.]+)(us|ms|s)\\b`, 'm').exec(out);
+  if (!m) throw new Error(`wrk printed no ${percentile}th percentile:\n${out}`);
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2] as 'us' | 'ms' | 's'];
+}
+
+async function runWrk(options: LoadOptions): Promise<RawResult> {
   const args = ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency'];
-  if (options.requests) {
+  if (options.requests || options.thinkMs) {
     const script = join(options.scratchDir, `load-${++scripts}.lua`);
-    writeFileSync(script, wrkScript(options.requests));
+    writeFileSync(script, wrkScript(options.requests, options.thinkMs));
     args.push('-s', script);
   }
   args.push(options.url);
@@ -170,13 +200,11 @@ async function runWrk(options: { url: string; requests?: BenchRequest[]; connect
     child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}:\n${text}`))));
   });
   const number = (pattern: RegExp): number => Number(pattern.exec(out)?.[1] ?? 0);
-  const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\b/m.exec(out);
-  if (!p99) throw new Error(`wrk printed no latency distribution:\n${out}`);
-  const scale = { us: 0.001, ms: 1, s: 1000 }[p99[2] as 'us' | 'ms' | 's'];
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     rps: number(/Requests\/sec:\s+([\d.]+)/),
-    p99: Number(p99[1]) * scale,
+    p50: wrkLatency(out, 50),
+    p99: wrkLatency(out, 99),
     requests: number(/(\d+) requests in/),
     errors: socketErrors ? socketErrors.slice(1).reduce((n, v) => n + Number(v), 0) : 0,
     non2xx: number(/Non-2xx or 3xx responses: (\d+)/),
