@@ -53,8 +53,16 @@ const app = createApp({
 const flushTimer = setInterval(() => {
   service.flush().catch((err) => console.error(JSON.stringify({ level: 'error', message: 'usage flush failed', error: String(err) })));
 }, config.flushIntervalMs);
+let sweeping = false;
 const sweepTimer = setInterval(() => {
-  service.sweepInactive().catch((err) => console.error(JSON.stringify({ level: 'error', message: 'inactivity sweep failed', error: String(err) })));
+  // One sweep at a time: between organizations it lets the requests that arrived be answered, so
+  // under load and with many organizations one can outlast the interval.
+  if (sweeping) return;
+  sweeping = true;
+  service
+    .sweepInactive({ pause: () => new Promise((resolve) => setImmediate(resolve)) })
+    .catch((err) => console.error(JSON.stringify({ level: 'error', message: 'inactivity sweep failed', error: String(err) })))
+    .finally(() => (sweeping = false));
 }, config.sweepIntervalMs);
 flushTimer.unref();
 sweepTimer.unref();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate, openSqliteStore, type Migration } from '../../server/src/store/sqlite.ts';
+import { FIND_INACTIVE_KEYS, loadMigrations, migrate, openSqliteStore, type Migration } from '../../server/src/store/sqlite.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'heykeys-migrations-'));
 let files = 0;
@@ -79,6 +79,15 @@ describe('opening an SQLite store', () => {
       ['/one', 1000, 200, '198.51.100.7', 'curl/8', 'current'],
     ]);
     expect(await store.countUsage('org_1', 'key_1', 0)).toStrictEqual({ total: 3, success: 1, client_error: 1, server_error: 1 });
+    await store.close();
+  });
+
+  it("the inactivity sweep's question searches the keys_inactive index (migration 4) instead of reading every key", async () => {
+    const store = openSqliteStore(freshFile());
+    const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${FIND_INACTIVE_KEYS}`).all('org_a', 0).map((row) => row['detail']);
+    // Without the index (or with the expression written another way) the plan is a SEARCH of
+    // keys_by_org on org_id alone, which reads every key of the organization.
+    expect(plan).toStrictEqual(['SEARCH keys USING INDEX keys_inactive (org_id=? AND <expr><?)']);
     await store.close();
   });
 

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { nodeCrypto } from '../node-crypto.ts';
 import { MemoryStore } from '../store/memory.ts';
 import type { Principal, RequestContext } from './access.ts';
@@ -328,6 +328,23 @@ describe('inactivity', () => {
     expect(events.data[0]!.actor).toBeNull();
     await rejects(auth(secret), 'key_disabled');
     expect((await store.listAudit(owner.key.org_id, { action: 'api_key.auto_disabled' }, { limit: 10 })).data).toHaveLength(1);
+  });
+
+  it('the sweep awaits the pause it is given before each organization', async () => {
+    const events: string[] = [];
+    const listed = store.listOrganizationIds.bind(store);
+    const policyOf = store.getPolicy.bind(store);
+    vi.spyOn(store, 'listOrganizationIds').mockImplementation(async () => [...(await listed()), 'org_missing']);
+    vi.spyOn(store, 'getPolicy').mockImplementation(async (orgId) => {
+      events.push(`policy ${orgId}`);
+      return policyOf(orgId);
+    });
+    await service.sweepInactive({
+      pause: async () => {
+        events.push('pause');
+      },
+    });
+    expect(events).toStrictEqual(['pause', `policy ${owner.key.org_id}`, 'pause', 'policy org_missing']);
   });
 
   it('the sweep disables exactly the keys past the window; enabling restarts the count', async () => {

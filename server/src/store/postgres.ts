@@ -366,6 +366,14 @@ function pageOf<R, T extends { id: string }>(rows: R[], limit: number, toRecord:
 // ---------------------------------------------------------------- statements
 
 /** Columns of a member plus the id of the unrevoked key a machine user holds. */
+/**
+ * The inactivity sweep's question, answered from the keys_inactive index (migration 4), whose
+ * expression this must write the same way.
+ */
+export const FIND_INACTIVE_KEYS = `
+  SELECT * FROM keys
+  WHERE org_id = $1 AND status = 'active' AND GREATEST(coalesce(last_used_at, 0), inactivity_from) <= $2`;
+
 const MEMBER_SELECT = `
   SELECT m.*, CASE WHEN m.type = 'machine' THEN
     (SELECT k.id FROM keys k WHERE k.owner_id = m.id AND k.status <> 'revoked' ORDER BY k.id DESC LIMIT 1)
@@ -822,12 +830,7 @@ export class PostgresStore implements Store {
   }
 
   async findInactiveKeys(orgId: string, cutoff: number): Promise<KeyRecord[]> {
-    const { rows } = await this.pool.query<KeyRow>(
-      `SELECT * FROM keys
-       WHERE org_id = $1 AND status = 'active' AND GREATEST(coalesce(last_used_at, 0), inactivity_from) <= $2
-       ORDER BY id`,
-      [orgId, cutoff],
-    );
+    const { rows } = await this.pool.query<KeyRow>(FIND_INACTIVE_KEYS, [orgId, cutoff]);
     return rows.map(toKey);
   }
 

@@ -112,7 +112,10 @@ export interface Store {
   insertKey(input: NewKey): Promise<'ok' | 'cap_reached'>;
   /** Compare-and-set; false when the stored version is not `expected_version`. */
   writeKey(write: KeyWrite): Promise<boolean>;
-  /** Active keys of the organization not used since `cutoff` (by `max(last_used_at, inactivity_from)`). */
+  /**
+   * Active keys of the organization not used since `cutoff` (by `max(last_used_at, inactivity_from)`),
+   * in no particular order. Asked per organization once a sweep: SQL stores answer it from an index.
+   */
   findInactiveKeys(orgId: string, cutoff: number): Promise<KeyRecord[]>;
 
   /** Records last use of keys and secrets; never moves a time backwards; does not bump versions. */
