@@ -24,9 +24,9 @@
  * of percent); within a pair it moves less.
  *
  * Last, the latency a caller sees when the server is not saturated: every target under the same
- * connections, each waiting one think time after every answer, chosen so the load is at most half
- * the lowest throughput any API target reached in the rounds (a little under: each answer's own
- * time adds to a connection's cycle); BENCH_THINK_MS sets it instead.
+ * connections, each waiting a random think time (exponential) after every answer, its mean chosen
+ * so the load is at most half the lowest throughput any API target reached in the rounds (a little
+ * under: each answer's own time adds to a connection's cycle); BENCH_THINK_MS sets it instead.
  * Saturated, a closed loop of 50 connections keeps 50 requests queued in front of the server, so
  * its p99 is a multiple of 50 / throughput whatever the server does (bare Express's too); paced,
  * p99 is the time a request takes plus the bursts it meets. BENCH_PACED_RUNS runs of
@@ -270,7 +270,7 @@ try {
   } else if (pacedRuns > 0) {
     const slowest = Math.min(...samples.slice(1).map((s) => median(s.map((x) => x.rps))));
     const thinkMs = thinkMsWanted ?? Math.max(1, Math.round((1000 * connections) / (slowest / 2)));
-    log(`paced: ${connections} connections, each waiting ${thinkMs} ms after every answer`);
+    log(`paced: ${connections} connections, each waiting ${thinkMs} ms on average after every answer`);
     const runs = targets.map(() => [] as Sample[]);
     for (let run = 0; run < pacedRuns; run++) {
       for (const i of [0, ...roundOrder(run)]) runs[i]!.push(await measure(targets[i]!, seconds, thinkMs));
@@ -380,7 +380,7 @@ function report(
   }
   if (paced) {
     console.log(
-      `\nPaced: ${connections} connections, each waiting ${paced.thinkMs} ms after every answer (wrk), ` +
+      `\nPaced: ${connections} connections, each waiting after every answer a random time (exponential, mean ${paced.thinkMs} ms; wrk), ` +
         `${paced.samples[0]!.length} runs × ${seconds} s per target, interleaved; medians, and the highest p99 of the runs.`,
     );
     console.log('\n| target | store | req/s | p50 ms | p99 ms | highest p99 ms | errors | non-2xx |');
