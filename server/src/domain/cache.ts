@@ -64,6 +64,18 @@ export class KeyReadCache {
     return entry.key;
   }
 
+  /**
+   * A renewal that did not renew: its answer came from before a write this process made meanwhile
+   * (a flush moves the generation every second, and on PostgreSQL a renewal is in flight for a
+   * round trip), or it failed. The record, while still cached, asks again on its next read past
+   * three quarters of its life; otherwise it was told once and would expire under a busy key,
+   * whose requests would then wait for the store together.
+   */
+  renewAgain(keyId: string): void {
+    const entry = this.#byId.get(keyId);
+    if (entry && entry.renewFrom === Infinity) entry.renewFrom = entry.until - this.#maxAgeMs / 4;
+  }
+
   /** Caches a record read from the store at `now` (when the read began). */
   set(key: KeyRecord, now: number): void {
     if (this.#byId.size >= this.#max && !this.#byId.has(key.id)) {

@@ -288,6 +288,27 @@ describe('verify and reads from the cache alone (verifyCached, getKeyCached)', (
     expect((await service.getKey(ctx(owner), busy.id)).name).toBe('renamed');
   });
 
+  it('asks again for a renewal that a flush overtook, so a busy key is not left to expire', async () => {
+    const { key, secret } = await service.createKey(ctx(owner), { name: 'k' });
+    const reads = keyReads();
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+    await service.getKey(ctx(owner), key.id);
+    clock.advance(800); // past any renewal point
+    reads.holdNext();
+    expect(service.getKeyCached(ctx(owner), key.id)?.name).toBe('k'); // the renewal begins, held
+    await auth(secret);
+    await service.flush(); // writes a use while the renewal is in flight: its answer is stale
+    reads.release();
+    await settle();
+    expect(reads.count).toBe(2);
+    expect(service.getKeyCached(ctx(owner), key.id)?.last_used_at).toBe(clock.now()); // held, with the flushed use...
+    expect(reads.count).toBe(3); // ...and renewing again
+    await settle();
+    clock.advance(400); // 1.2 s after the first read: renewed at 800 ms, not expired at 1 s
+    expect(service.getKeyCached(ctx(owner), key.id)?.name).toBe('k');
+    expect(reads.count).toBe(3);
+  });
+
   it('spreads the renewals of records read together over their lives', async () => {
     const keys = [];
     for (let i = 0; i < 30; i++) keys.push((await service.createKey(ctx(owner), { name: `k${i}` })).key);

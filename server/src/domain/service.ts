@@ -655,14 +655,17 @@ export class KeyService {
     const settled = (): void => {
       if (this.#keyReads.get(id)?.read === read) this.#keyReads.delete(id);
     };
+    // A renewal's answer that cannot be kept (or its failure) leaves the record to ask again.
     const read = this.store.getKey(orgId, keyId).then(
       (key) => {
         settled();
         if (key && reads.generation === generation) reads.set(key, now);
+        else reads.renewAgain(keyId);
         return key;
       },
       (error: unknown) => {
         settled();
+        reads.renewAgain(keyId);
         throw error;
       },
     );
