@@ -30,7 +30,7 @@
  * Saturated, a closed loop of 50 connections keeps 50 requests queued in front of the server, so
  * its p99 is a multiple of 50 / throughput whatever the server does (bare Express's too); paced,
  * p99 is the time a request takes plus the bursts it meets. BENCH_PACED_RUNS runs of
- * BENCH_SECONDS per target, interleaved. About 11 minutes in all.
+ * BENCH_SECONDS per target, interleaved, each after a 1 s warm-up run. About 12 minutes in all.
  *
  *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_PAIRS (6), BENCH_PACED_RUNS (3), BENCH_THINK_MS,
  *   BENCH_CONNECTIONS (50), BENCH_CALLERS (100), BENCH_STORES (sqlite-1k,sqlite-1m,postgres),

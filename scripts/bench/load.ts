@@ -106,9 +106,10 @@ export interface LoadOptions {
    * distribution, so requests arrive at random as from independent callers: with one fixed wait
    * the connections stay in step, all 50 requests arrive together each cycle, and p99 measures
    * the 50th request of a burst (the key read on PostgreSQL, six runs of 3 s each way: p99
-   * 5.6-8.9 ms with a fixed 14 ms, 4.1-5.9 ms with an exponential wait of mean 14 ms). wrk only: autocannon has no wait after an answer,
-   * and its rate per connection sends each second's quota in one burst at the start of the second
-   * (a setInterval of 1 s resets a counter), so its p99 would measure the burst.
+   * 5.6-8.9 ms with a fixed 14 ms, 4.1-5.9 ms with an exponential wait of mean 14 ms).
+   * wrk only: autocannon has no wait after an answer, and its rate per connection sends each
+   * second's quota in one burst at the start of the second (a setInterval of 1 s resets a
+   * counter), so its p99 would measure the burst.
    */
   thinkMs?: number;
   scratchDir: string;
