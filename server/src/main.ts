@@ -53,16 +53,19 @@ const app = createApp({
 const flushTimer = setInterval(() => {
   service.flush().catch((err) => console.error(JSON.stringify({ level: 'error', message: 'usage flush failed', error: String(err) })));
 }, config.flushIntervalMs);
-let sweeping = false;
+/** The sweep in progress: one at a time, and shutdown lets it finish before closing the store. */
+let sweep: Promise<void> | null = null;
 const sweepTimer = setInterval(() => {
-  // One sweep at a time: between organizations it lets the requests that arrived be answered, so
-  // under load and with many organizations one can outlast the interval.
-  if (sweeping) return;
-  sweeping = true;
-  service
+  // Between organizations the sweep lets the requests that arrived be answered, so under load and
+  // with many organizations one can outlast the interval.
+  if (sweep) return;
+  sweep = service
     .sweepInactive({ pause: () => new Promise((resolve) => setImmediate(resolve)) })
-    .catch((err) => console.error(JSON.stringify({ level: 'error', message: 'inactivity sweep failed', error: String(err) })))
-    .finally(() => (sweeping = false));
+    .then(
+      () => undefined,
+      (err: unknown) => console.error(JSON.stringify({ level: 'error', message: 'inactivity sweep failed', error: String(err) })),
+    )
+    .finally(() => (sweep = null));
 }, config.sweepIntervalMs);
 flushTimer.unref();
 sweepTimer.unref();
@@ -82,6 +85,7 @@ async function shutdown(signal: string): Promise<void> {
   clearInterval(sweepTimer);
   server.closeIdleConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  await sweep;
   await service.close();
   await store.close();
   process.exit(0);

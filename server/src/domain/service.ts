@@ -417,7 +417,7 @@ export class KeyService {
 
   /**
    * Disables every key past its organization's inactivity window; returns how many. `pause`, when
-   * given, is awaited after each organization: the server passes one that lets the event loop
+   * given, is awaited before each organization: the server passes one that lets the event loop
    * answer requests, since a store may answer synchronously (SQLite) and awaiting its answers
    * alone never leaves the microtask queue, which made a sweep of 1 000 organizations one block.
    */
