@@ -34,7 +34,9 @@ if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values['owner-email'])) {
 }
 
 const config = readConfig();
-const store = await openStore(config);
+// The CLI only adds organizations, which no running server has cached: it may write to the SQLite
+// file while a server owns it (the server's claim is for servers, see openSqliteStore).
+const store = await openStore({ ...config, exclusive: false });
 const service = new KeyService({ store, clock: systemClock, crypto: nodeCrypto, keyPrefix: config.keyPrefix });
 try {
   const ownerEmail = values['owner-email'];

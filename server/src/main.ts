@@ -12,7 +12,12 @@ import { nodeCrypto } from './node-crypto.ts';
 import { openStore } from './store/open.ts';
 
 const config = readConfig();
-const store = await openStore(config);
+const store = await openStore(config).catch((error: unknown) => {
+  // Another server owns the SQLite file: say so and why, without a stack trace.
+  if ((error as { code?: unknown }).code !== 'HEYKEYS_STORE_IN_USE') throw error;
+  console.error(`heykeys: ${(error as Error).message}`);
+  process.exit(1);
+});
 const service = new KeyService({
   store,
   clock: systemClock,

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,11 +6,11 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MessageChannel } from 'node:worker_threads';
 import type { AuditEvent, KeyRecord, UsageEntry } from '../../server/src/domain/model.ts';
 import { describeStoreConformance } from '../../server/src/store/conformance.ts';
-import { openSqliteStore, type SqliteStore } from '../../server/src/store/sqlite.ts';
+import { openSqliteStore, StoreInUseError, type SqliteStore } from '../../server/src/store/sqlite.ts';
 import { packUsage, unpackUsage } from '../../server/src/store/sqlite-writer.ts';
 import type { Store } from '../../server/src/store/store.ts';
 
-// A fresh database file per test; each is deleted (with its WAL files) when its test closes it.
+// A fresh database file per test; each is deleted (with its WAL and lock files) when its test closes it.
 const dir = mkdtempSync(join(tmpdir(), 'heykeys-sqlite-'));
 const files = new Map<Store, string>();
 let opened = 0;
@@ -24,7 +25,7 @@ function openFresh(): SqliteStore {
 async function closeAndRemove(store: Store): Promise<void> {
   await store.close();
   const file = files.get(store)!;
-  for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+  for (const suffix of ['', '-wal', '-shm', '-lock']) rmSync(file + suffix, { force: true });
   files.delete(store);
 }
 
@@ -147,5 +148,93 @@ describe('usage entries on their way to the writer thread (packUsage)', () => {
     expect(packed.at.length).toBe(0); // detached here
     port1.close();
     port2.close();
+  });
+});
+
+/**
+ * A server trusts what it has cached until it changes the key itself, so two servers on one file
+ * would each miss the other's revokes (a key revoked through one went on working on the other).
+ * Opening a store claims the file for the process; the CLI, which only adds organizations, opens
+ * without the claim.
+ */
+describe('SQLite: one server per file', () => {
+  const T = 1_767_225_600_123;
+  const organization = (n: number) => {
+    const ref = { type: 'user' as const, id: `usr_${n}`, name: 'Owner' };
+    return {
+      org: { id: `org_${n}`, name: `Org ${n}`, created_at: T },
+      policy: { inactivity_days: null, default_expiry_days: null, max_expiry_days: null, require_expiry: false, allowed_auth_schemes: ['bearer' as const], max_keys: 10 },
+      owner: { id: `usr_${n}`, org_id: `org_${n}`, type: 'user' as const, name: 'Owner', email: null, role: 'owner' as const, created_at: T },
+      key: {
+        id: `key_${n}`, org_id: `org_${n}`, name: 'Owner key', description: null, permission: { type: 'all' as const, scopes: [] },
+        owner: ref, created_by: ref, workspace_access: { type: 'all' as const }, workspace_id: null, status: 'active' as const,
+        disabled_reason: null, created_at: T, updated_at: T, expires_at: null, revoked_at: null, inactivity_from: T,
+        last_used_at: null, digest: `digest-${n}`, hint: 'hey_...0001', prev_digest: null, prev_hint: null,
+        prev_expires_at: null, prev_last_used_at: null, version: 1,
+      },
+      audit: [],
+    };
+  };
+
+  it('refuses a second store on the file while the first is open, in this process too, and not after it closes', async () => {
+    const first = openFresh();
+    const file = files.get(first)!;
+    expect(() => openSqliteStore(file)).toThrow(StoreInUseError);
+    expect(() => openSqliteStore(file)).toThrow(`${file} is in use by another HeyKeys server`);
+    expect(await first.createOrganization(organization(1))).toBe(true);
+    await first.close();
+
+    const second = openSqliteStore(file);
+    expect((await second.findCredential('digest-1'))?.key.id).toBe('key_1');
+    await second.close();
+  });
+
+  it('lets a store opened without the claim (the CLI) write beside the one that holds it', async () => {
+    const server = openFresh();
+    const cli = openSqliteStore(files.get(server)!, { exclusive: false });
+    expect(await cli.createOrganization(organization(2))).toBe(true);
+    await cli.close();
+    expect((await server.findCredential('digest-2'))?.key.org_id).toBe('org_2');
+    await closeAndRemove(server);
+  });
+
+  it('gives the claim back when the store fails to open', async () => {
+    const store = openFresh();
+    const file = files.get(store)!;
+    store.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(999, 'from_the_future', 1);
+    await store.close();
+    // Twice the same refusal: had the first attempt kept the claim, the second would find it taken.
+    expect(() => openSqliteStore(file)).toThrow(/schema version 999 is newer/);
+    expect(() => openSqliteStore(file)).toThrow(/schema version 999 is newer/);
+  });
+
+  it('holds for another process, and ends with it when it is killed (SIGKILL: no close)', async () => {
+    const store = openFresh();
+    const file = files.get(store)!;
+    await store.close();
+    const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '--no-warnings', '-e', `
+        import { openSqliteStore } from ${JSON.stringify(storeUrl)};
+        openSqliteStore(${JSON.stringify(file)});
+        process.stdout.write('open');
+        setInterval(() => {}, 1000);
+      `],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.once('data', () => resolve());
+        child.once('exit', (code) => reject(new Error(`the child exited with ${code} before opening the store`)));
+      });
+      expect(() => openSqliteStore(file)).toThrow(StoreInUseError);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    const after = openSqliteStore(file);
+    await after.close();
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The embedded store: one SQLite file owned by one process, over Node's built-in `node:sqlite`.
+ * The embedded store: one SQLite file owned by one process (a second server on it refuses to start,
+ * see `claim`), over Node's built-in `node:sqlite`.
  * Behaves exactly like the memory store (the shared conformance suite proves it). Every method runs
  * synchronously to completion, so the domain never sees a transaction left open across an await;
  * methods that write more than one statement wrap them in `BEGIN IMMEDIATE … COMMIT`.
@@ -80,9 +81,61 @@ export function migrate(db: DatabaseSync, migrations: Migration[]): number[] {
   }
 }
 
-/** Opens (creating if needed) and migrates the database file. */
-export function openSqliteStore(file: string): SqliteStore {
-  const db = new DatabaseSync(file);
+/** What openSqliteStore throws when another process already serves from the file. */
+export class StoreInUseError extends Error {
+  readonly code = 'HEYKEYS_STORE_IN_USE';
+}
+
+/**
+ * Claims the file for this process, until `release`. A server trusts what it has cached (verified
+ * credentials, policies) until it changes the key itself, so a second server on the same file would
+ * never hear of a revoke made through the first: the revoked key would go on working there. The
+ * claim is an exclusive lock on a companion database (`<file>-lock`, in SQLite's exclusive locking
+ * mode), held by the operating system for the process: a second claim fails at once, from another
+ * process or from this one, and the claim ends with the connection or with the process, however it
+ * dies (SIGKILL included), so there is no stale lock to clear.
+ */
+function claim(file: string): { release(): void } {
+  const lock = new DatabaseSync(`${file}-lock`, { timeout: 0 });
+  try {
+    lock.exec('PRAGMA locking_mode = EXCLUSIVE');
+    lock.exec('PRAGMA journal_mode = MEMORY');
+    // In exclusive locking mode the lock a transaction takes is kept after it ends.
+    lock.exec('BEGIN EXCLUSIVE');
+    lock.exec('COMMIT');
+  } catch (error) {
+    lock.close();
+    if ((error as { errcode?: number }).errcode !== 5 /* SQLITE_BUSY */) throw error;
+    throw new StoreInUseError(
+      `${file} is in use by another HeyKeys server. An SQLite store belongs to one process: each ` +
+        'server caches the keys it has checked and would not hear of a key revoked through another. ' +
+        `Stop the other server (\`lsof ${file}-lock\` names it), give this one a DATA_DIR of its own, ` +
+        'or run several instances on PostgreSQL (DATABASE_URL).',
+      { cause: error },
+    );
+  }
+  return {
+    release: () => {
+      if (lock.isOpen) lock.close();
+    },
+  };
+}
+
+/**
+ * Opens (creating if needed) and migrates the database file. `exclusive` (the default) claims the
+ * file for this process first (see `claim`); only a short-lived tool that writes nothing a running
+ * server may have cached (the CLI, which adds organizations) opens without.
+ */
+export function openSqliteStore(file: string, options: { exclusive?: boolean } = {}): SqliteStore {
+  const inMemory = file === ':memory:' || file === '';
+  const owner = options.exclusive !== false && !inMemory ? claim(file) : null;
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(file);
+  } catch (error) {
+    owner?.release();
+    throw error;
+  }
   try {
     db.exec('PRAGMA journal_mode = WAL');
     // FULL: an acknowledged write (a revoke above all) must survive a power cut, not only a crash
@@ -92,9 +145,10 @@ export function openSqliteStore(file: string): SqliteStore {
     db.exec('PRAGMA foreign_keys = ON');
     migrate(db, loadMigrations());
     // An in-memory database exists only on this connection: its background writes run inline.
-    return new SqliteStore(db, file === ':memory:' || file === '' ? inlineWriter(db) : threadWriter(file));
+    return new SqliteStore(db, inMemory ? inlineWriter(db) : threadWriter(file), owner);
   } catch (error) {
     db.close();
+    owner?.release();
     throw error;
   }
 }
@@ -295,10 +349,14 @@ export class SqliteStore implements Store {
   /** Last-use times and the usage log: written off the event loop on a file (./sqlite-writer.ts). */
   readonly #background: BackgroundWrites;
 
-  constructor(db: DatabaseSync, background: BackgroundWrites = inlineWriter(db)) {
+  /** This process's claim on the file (see `claim`), given up when the store closes. */
+  readonly #owner: { release(): void } | null;
+
+  constructor(db: DatabaseSync, background: BackgroundWrites = inlineWriter(db), owner: { release(): void } | null = null) {
     this.db = db;
     this.#sql = prepareStatements(db);
     this.#background = background;
+    this.#owner = owner;
   }
 
   #insertAudit(events: AuditEvent[]): void {
@@ -559,6 +617,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     await this.#background.close();
     if (this.db.isOpen) this.db.close();
+    this.#owner?.release();
   }
 }
 
