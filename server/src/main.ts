@@ -9,15 +9,10 @@ import { readConfig } from './config.ts';
 import { systemClock } from './domain/clock.ts';
 import { KeyService } from './domain/service.ts';
 import { nodeCrypto } from './node-crypto.ts';
-import { openStore } from './store/open.ts';
+import { openStoreOrExit } from './store/open.ts';
 
 const config = readConfig();
-const store = await openStore(config).catch((error: unknown) => {
-  // Another server owns the SQLite file: say so and why, without a stack trace.
-  if ((error as { code?: unknown }).code !== 'HEYKEYS_STORE_IN_USE') throw error;
-  console.error(`heykeys: ${(error as Error).message}`);
-  process.exit(1);
-});
+const store = await openStoreOrExit(config);
 const service = new KeyService({
   store,
   clock: systemClock,

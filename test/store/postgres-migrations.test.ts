@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIND_INACTIVE_KEYS, loadMigrations, migrate, openPostgresStore, type PostgresStore } from '../../server/src/store/postgres.ts';
+import { StoreOpenError } from '../../server/src/store/store.ts';
 import { spawnServer } from '../support/process.ts';
 import { createTestSchema, postgresTarget, withSearchPath, type TestSchema } from '../support/postgres.ts';
 
@@ -35,9 +36,9 @@ describe('loading migration files', () => {
   });
 
   it('says which database it cannot reach (without the password)', async () => {
-    await expect(openPostgresStore('postgres://postgres:hunter2@127.0.0.1:1/test')).rejects.toThrow(
-      /^cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test/,
-    );
+    const opening = openPostgresStore('postgres://postgres:hunter2@127.0.0.1:1/test');
+    await expect(opening).rejects.toThrow(/^cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test/);
+    await expect(opening).rejects.toBeInstanceOf(StoreOpenError);
   });
 });
 
@@ -127,7 +128,9 @@ describe.skipIf(target.skip)('PostgreSQL migrations', () => {
     await open(schema.url);
     await schema.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [newest + 1, 'from_the_future', Date.now()]);
     const started = spawnServer({ env: { DATABASE_URL: schema.url }, removeDataDir: true });
-    await expect(started).rejects.toThrow(/exited with 1 before listening[\s\S]*is newer than this server \(knows \d+\); upgrade the server/);
+    await expect(started).rejects.toThrow(/exited with 1 before listening[\s\S]*heykeys: database schema version \d+ .* is newer than this server \(knows \d+\); upgrade the server/);
+    // An answer, not a crash: no stack trace.
+    await expect(started).rejects.not.toThrow(/\n\s+at /);
   });
 
   it('a running instance keeps answering while a newer release adds columns (rolling upgrade)', async () => {
@@ -190,6 +193,18 @@ describe.skipIf(target.skip)('PostgreSQL migrations', () => {
     expect(plan).toMatch(/Index (Only )?Scan using keys_inactive on keys/);
     // Both columns bound the search: the organization and the time of last use.
     expect(plan).toMatch(/Index Cond: \(\(org_id = 'org_a'::text\) AND \(GREATEST\(COALESCE\(last_used_at, '0'::bigint\), inactivity_from\) <= /);
+  });
+
+  it('says which database refused it, and why, for a database or a user that does not exist (without the password)', async () => {
+    const url = new URL(target.url());
+    url.password = 'hunter2';
+    url.pathname = '/heykeys_no_such_database';
+    const noDatabase = openPostgresStore(url.href);
+    await expect(noDatabase).rejects.toBeInstanceOf(StoreOpenError);
+    await expect(noDatabase).rejects.toThrow(/at postgres:\/\/[^@]*:\*\*\*@.*\/heykeys_no_such_database refused the connection: database "heykeys_no_such_database" does not exist$/);
+    const user = new URL(target.url());
+    user.username = 'heykeys_no_such_user';
+    await expect(openPostgresStore(user.href)).rejects.toThrow(/refused the connection: .*"heykeys_no_such_user"/);
   });
 
   it('names the problem when the schema on the search_path does not exist', async () => {

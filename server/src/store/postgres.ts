@@ -34,7 +34,7 @@ import type {
   Workspace,
 } from '../domain/model.ts';
 import { usagePage } from '../domain/usage-cursor.ts';
-import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
+import { StoreOpenError, type AuditFilter, type KeyWrite, type MemberWithKey, type NewKey, type NewOrganization, type Store, type StoreEvent, type UsagePage } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 import { readMigrations, type Migration } from './migrations.ts';
 
@@ -122,7 +122,7 @@ export async function migrate(client: pg.ClientBase, migrations: Migration[]): P
       "SELECT current_schema() AS schema, current_setting('search_path') AS search_path",
     )).rows[0]!;
     if (schema.schema === null) {
-      throw new Error(
+      throw new StoreOpenError(
         `PostgreSQL: no schema of search_path "${schema.search_path}" exists; create it (CREATE SCHEMA …) or fix options=-c search_path=… in DATABASE_URL`,
       );
     }
@@ -134,7 +134,7 @@ export async function migrate(client: pg.ClientBase, migrations: Migration[]): P
     )`);
     const current = (await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations')).rows[0]?.version ?? 0;
     if (current > known) {
-      throw new Error(
+      throw new StoreOpenError(
         `database schema version ${current} (schema "${schema.schema}") is newer than this server (knows ${known}); upgrade the server`,
       );
     }
@@ -202,10 +202,23 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   } catch (error) {
     await pool.end().catch(() => {});
     if (isUnreachable(error)) {
-      throw new Error(`cannot reach PostgreSQL at ${redactUrl(url)}: ${error.message}`, { cause: error });
+      throw new StoreOpenError(`cannot reach PostgreSQL at ${redactUrl(url)}: ${error.message}`, { cause: error });
+    }
+    if (isRefused(error)) {
+      throw new StoreOpenError(`PostgreSQL at ${redactUrl(url)} refused the connection: ${error.message}`, { cause: error });
     }
     throw error;
   }
+}
+
+/**
+ * A database that answered, but not to us: no such database (3D000), a wrong password or a user
+ * it does not know (class 28), or one it does not let in (42501, no CONNECT privilege).
+ */
+function isRefused(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code === '3D000' || code === '42501' || code.startsWith('28'));
 }
 
 /** Errors that mean "no database there", as opposed to one that answered with an error. */

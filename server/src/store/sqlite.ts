@@ -23,7 +23,7 @@ import type {
   UsageEntry,
   Workspace,
 } from '../domain/model.ts';
-import type { AuditFilter, KeyWrite, MemberWithKey, NewKey, NewOrganization, Store, StoreEvent, UsagePage } from './store.ts';
+import { StoreOpenError, type AuditFilter, type KeyWrite, type MemberWithKey, type NewKey, type NewOrganization, type Store, type StoreEvent, type UsagePage } from './store.ts';
 import { KEY_COLUMNS, keyColumnValues, type KeyColumn } from './key-columns.ts';
 import { readMigrations, type Migration } from './migrations.ts';
 import { BUSY_TIMEOUT_MS, inlineWriter, threadWriter, writeTransaction, type BackgroundWrites } from './sqlite-writer.ts';
@@ -63,7 +63,7 @@ export function migrate(db: DatabaseSync, migrations: Migration[]): number[] {
     const row = db.prepare('SELECT max(version) AS version FROM schema_migrations').get() as { version: number | null } | undefined;
     const current = row?.version ?? 0;
     if (current > known) {
-      throw new Error(`database schema version ${current} is newer than this server (knows ${known}); upgrade the server`);
+      throw new StoreOpenError(`database schema version ${current} is newer than this server (knows ${known}); upgrade the server`);
     }
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
     const applied: number[] = [];
@@ -82,9 +82,7 @@ export function migrate(db: DatabaseSync, migrations: Migration[]): number[] {
 }
 
 /** What openSqliteStore throws when another process already serves from the file. */
-export class StoreInUseError extends Error {
-  readonly code = 'HEYKEYS_STORE_IN_USE';
-}
+export class StoreInUseError extends StoreOpenError {}
 
 /**
  * Claims the file for this process, until `release`. A server trusts what it has cached (verified

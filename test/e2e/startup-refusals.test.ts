@@ -1,0 +1,99 @@
+/**
+ * The server refuses to start, and says why in one line, when its store cannot be used as
+ * configured. Above all: two `npm start` processes on one DATA_DIR, as someone would try it for a
+ * second instance. Each server trusts the credentials it has cached until it changes the key
+ * itself, so the second one would go on accepting a key revoked through the first (it did, before
+ * the store claimed its file). Now the second refuses to start; the CLI still adds organizations
+ * beside a running server. Then a schema newer than this release, and a database it cannot reach.
+ * SQLite, or no database at all: on PostgreSQL several instances are the point (test/postgres/).
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, runCli, spawnServer, tempDir, type ServerProcess } from '../support/process.ts';
+
+let server: ServerProcess;
+
+beforeAll(async () => {
+  server = await spawnServer();
+});
+afterAll(async () => {
+  if (server.child.exitCode === null) await server.stop();
+  rmSync(server.dataDir, { recursive: true, force: true });
+});
+
+const me = (secret: string) => fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${secret}` } });
+
+describe('one server per SQLite data folder', () => {
+  it('a second server on the same folder exits with a message naming the folder and the ways out', async () => {
+    const refused = spawnServer({ dataDir: server.dataDir });
+    await expect(refused).rejects.toThrow(/server exited with 1 before listening/);
+    const message = await refused.catch((error: Error) => error.message);
+    expect(message).toContain(`heykeys: ${server.dataDir}/heykeys.db is in use by another HeyKeys server.`);
+    expect(message).toContain('give this one a DATA_DIR of its own, or run several instances on PostgreSQL (DATABASE_URL)');
+    // No stack trace: it is an answer, not a crash.
+    expect(message).not.toMatch(/\n\s+at /);
+  });
+
+  it('the first server goes on serving, and a key revoked through it stops working at once', async () => {
+    const owner = server.ownerSecret!;
+    expect((await me(owner)).status).toBe(200);
+    const created = await fetch(`${server.url}/v1/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'to revoke', permission: { type: 'read_only' } }),
+    });
+    const key = (await created.json()) as { id: string; secret: string };
+    expect((await me(key.secret)).status).toBe(200);
+    const revoke = await fetch(`${server.url}/v1/api-keys/${key.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${owner}` } });
+    expect(revoke.status).toBe(204);
+    expect((await me(key.secret)).status).toBe(401);
+  });
+
+  it('the CLI adds an organization while the server runs, and the server accepts its key', async () => {
+    const out = JSON.parse(await runCli(['org', 'create', '--name', 'Initech', '--owner-email', 'p@initech.test', '--json'], { DATA_DIR: server.dataDir }));
+    expect((await me(out.secret)).status).toBe(200);
+  });
+
+  it('once the first server has stopped, the folder is free for the next', async () => {
+    expect(await server.stop()).toBe(0);
+    server = await spawnServer({ dataDir: server.dataDir });
+    expect(server.ownerSecret).toBeNull();
+  });
+});
+
+/** The lines a refused start printed, from spawnServer's rejection. */
+async function refusal(started: Promise<ServerProcess>): Promise<string> {
+  const message = await started.then(
+    () => expect.fail('the server started'),
+    (error: Error) => error.message,
+  );
+  expect(message).toMatch(/^server exited with 1 before listening:/);
+  // An answer, not a crash: no stack trace.
+  expect(message).not.toMatch(/\n\s+at /);
+  return message;
+}
+
+describe('other stores it cannot use', () => {
+  it('an SQLite file with a schema newer than this release', async () => {
+    const dataDir = tempDir();
+    const db = new DatabaseSync(join(dataDir, 'heykeys.db'));
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(999, 'from_the_future', 1);
+    db.close();
+    const message = await refusal(spawnServer({ dataDir }));
+    expect(message).toContain('heykeys: database schema version 999 is newer than this server');
+    expect(message).toContain('upgrade the server');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a PostgreSQL URL where nothing listens, named without its password', async () => {
+    const port = await freePort();
+    const dataDir = tempDir();
+    const message = await refusal(spawnServer({ dataDir, env: { DATABASE_URL: `postgres://heykeys:hunter2@127.0.0.1:${port}/heykeys` } }));
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(message).toContain(`heykeys: cannot reach PostgreSQL at postgres://heykeys:***@127.0.0.1:${port}/heykeys: connect ECONNREFUSED`);
+    expect(message).not.toContain('hunter2');
+  });
+});
