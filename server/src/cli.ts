@@ -8,7 +8,8 @@ import { systemClock } from './domain/clock.ts';
 import { presentKey } from './domain/present.ts';
 import { KeyService } from './domain/service.ts';
 import { nodeCrypto } from './node-crypto.ts';
-import { openStoreOrExit } from './store/open.ts';
+import { openStore } from './store/open.ts';
+import { orExit } from './startup.ts';
 
 const USAGE = 'usage: npm run cli -- org create --name <name> --owner-email <email> [--owner-name <name>] [--json]';
 
@@ -33,10 +34,10 @@ if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values['owner-email'])) {
   process.exit(2);
 }
 
-const config = readConfig();
+const config = await orExit(() => readConfig());
 // The CLI only adds organizations, which no running server has cached: it may write to the SQLite
 // file while a server owns it (the server's claim is for servers, see openSqliteStore).
-const store = await openStoreOrExit({ ...config, exclusive: false });
+const store = await orExit(() => openStore({ ...config, exclusive: false }));
 const service = new KeyService({ store, clock: systemClock, crypto: nodeCrypto, keyPrefix: config.keyPrefix });
 try {
   const ownerEmail = values['owner-email'];

@@ -1,18 +1,19 @@
 /**
- * The composition root: environment → store → domain service → createApp → listen. The only
- * place that reads the environment and wires adapters.
+ * The composition root: environment → store → domain service → createApp → listen → the first
+ * start's organization. The only place that reads the environment and wires adapters; what an
+ * operator must fix (a setting, the store, the port) ends it with one line (./startup.ts).
  */
-import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { createAppServer } from './http/server.ts';
 import { readConfig } from './config.ts';
 import { systemClock } from './domain/clock.ts';
 import { KeyService } from './domain/service.ts';
 import { nodeCrypto } from './node-crypto.ts';
-import { openStoreOrExit } from './store/open.ts';
+import { openStore } from './store/open.ts';
+import { listen, orExit } from './startup.ts';
 
-const config = readConfig();
-const store = await openStoreOrExit(config);
+const config = await orExit(() => readConfig());
+const store = await orExit(() => openStore(config));
 const service = new KeyService({
   store,
   clock: systemClock,
@@ -20,6 +21,18 @@ const service = new KeyService({
   keyPrefix: config.keyPrefix,
   usageRetentionDays: config.usageRetentionDays,
 });
+
+const app = createApp({
+  service,
+  validateResponses: config.validateResponses,
+  rateLimitPerMinute: config.rateLimitPerMinute,
+  ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
+});
+const server = createAppServer(app);
+server.keepAliveTimeout = 65_000;
+// Listening comes before the first start's organization: a port in use must not leave behind an
+// organization whose owner key was printed by a server that then never served.
+const { port } = await orExit(() => listen(server, config.port, config.host));
 
 // First start on an empty store: one organization, even when several instances start together.
 const created = await service.createOrganization({
@@ -43,13 +56,6 @@ if (created) {
   );
 }
 
-const app = createApp({
-  service,
-  validateResponses: config.validateResponses,
-  rateLimitPerMinute: config.rateLimitPerMinute,
-  ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
-});
-
 const flushTimer = setInterval(() => {
   service.flush().catch((err) => console.error(JSON.stringify({ level: 'error', message: 'usage flush failed', error: String(err) })));
 }, config.flushIntervalMs);
@@ -70,11 +76,7 @@ const sweepTimer = setInterval(() => {
 flushTimer.unref();
 sweepTimer.unref();
 
-const server = createAppServer(app).listen(config.port, config.host, () => {
-  const { port } = server.address() as AddressInfo;
-  console.log(`heykeys listening on http://${config.host}:${port} (store: ${store.kind})`);
-});
-server.keepAliveTimeout = 65_000;
+console.log(`heykeys listening on http://${config.host}:${port} (store: ${store.kind})`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -4,10 +4,12 @@
  * second instance. Each server trusts the credentials it has cached until it changes the key
  * itself, so the second one would go on accepting a key revoked through the first (it did, before
  * the store claimed its file). Now the second refuses to start; the CLI still adds organizations
- * beside a running server. Then a schema newer than this release, and a database it cannot reach.
+ * beside a running server. Then a schema newer than this release, a database it cannot reach, a
+ * port in use and settings it cannot use.
  * SQLite, or no database at all: on PostgreSQL several instances are the point (test/postgres/).
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,5 +97,36 @@ describe('other stores it cannot use', () => {
     rmSync(dataDir, { recursive: true, force: true });
     expect(message).toContain(`heykeys: cannot reach PostgreSQL at postgres://heykeys:***@127.0.0.1:${port}/heykeys: connect ECONNREFUSED`);
     expect(message).not.toContain('hunter2');
+  });
+});
+
+describe('an address or a setting it cannot use', () => {
+  it('a port in use: one line, and no organization left behind (the next start prints the owner key)', async () => {
+    const taken = createServer();
+    const port = await new Promise<number>((resolve) => taken.listen(0, '127.0.0.1', () => resolve((taken.address() as { port: number }).port)));
+    const dataDir = tempDir();
+    try {
+      const message = await refusal(spawnServer({ dataDir, env: { PORT: String(port) } }));
+      expect(message).toContain(`heykeys: cannot listen on 127.0.0.1:${port}: another process is listening there; stop it or set another PORT (EADDRINUSE)`);
+      expect(message).not.toContain('Owner API key');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+    const next = await spawnServer({ dataDir, removeDataDir: true });
+    expect(next.ownerSecret).toMatch(/^hey_/);
+    await next.stop();
+  });
+
+  it.each([
+    ['PORT', 'abc', 'heykeys: PORT must be an integer >= 0, got "abc".'],
+    ['KEY_PREFIX', 'Hey-', 'heykeys: KEY_PREFIX: Key prefix "Hey-" must be 1-16 characters'],
+    ['FLUSH_INTERVAL_MS', '5', 'heykeys: FLUSH_INTERVAL_MS must be an integer >= 10, got "5".'],
+  ])('%s=%s: one line naming it, before the store is touched', async (name, value, line) => {
+    const parent = tempDir();
+    const dataDir = join(parent, 'not-yet');
+    const message = await refusal(spawnServer({ dataDir, env: { [name]: value } }));
+    expect(message).toContain(line);
+    expect(existsSync(dataDir)).toBe(false);
+    rmSync(parent, { recursive: true, force: true });
   });
 });
