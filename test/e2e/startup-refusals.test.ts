@@ -8,7 +8,7 @@
  * port in use and settings it cannot use.
  * SQLite, or no database at all: on PostgreSQL several instances are the point (test/postgres/).
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -88,6 +88,25 @@ describe('other stores it cannot use', () => {
     expect(message).toContain('heykeys: database schema version 999 is newer than this server');
     expect(message).toContain('upgrade the server');
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a file where DATA_DIR should be', (dir: string) => writeFileSync(join(dir, 'data'), 'x'), 'data', /cannot be used as the store's folder: EEXIST/],
+    ['a folder where heykeys.db should be', (dir: string) => mkdirSync(join(dir, 'data', 'heykeys.db'), { recursive: true }), 'data', /data\/heykeys\.db: unable to open database file/],
+    ['a heykeys.db that is not an SQLite database', (dir: string) => {
+      mkdirSync(join(dir, 'data'));
+      writeFileSync(join(dir, 'data', 'heykeys.db'), 'my notes, not a database\n'.repeat(200));
+    }, 'data', /data\/heykeys\.db: file is not a database/],
+  ])('%s: one line naming it, and nothing there changed', async (_case, prepare, folder, line) => {
+    const parent = tempDir();
+    prepare(parent);
+    const dataDir = join(parent, folder);
+    const file = join(dataDir, 'heykeys.db');
+    const before = existsSync(file) && statSync(file).isFile() ? readFileSync(file, 'latin1') : null;
+    const message = await refusal(spawnServer({ dataDir }));
+    expect(message).toMatch(line);
+    if (before !== null) expect(readFileSync(file, 'latin1')).toBe(before);
+    rmSync(parent, { recursive: true, force: true });
   });
 
   it('a PostgreSQL URL where nothing listens, named without its password', async () => {

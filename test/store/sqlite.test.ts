@@ -215,9 +215,13 @@ describe('SQLite: one server per file', () => {
     const storeUrl = new URL('../../server/src/store/sqlite.ts', import.meta.url).href;
     const child = spawn(
       process.execPath,
-      ['--input-type=module', '--no-warnings', '-e', `
+      ['--expose-gc', '--input-type=module', '--no-warnings', '-e', `
         import { openSqliteStore } from ${JSON.stringify(storeUrl)};
-        openSqliteStore(${JSON.stringify(file)});
+        // Held, as a server holds its store (one collected as garbage closes its connections); the
+        // claim must live as long as the store, through collections.
+        globalThis.store = openSqliteStore(${JSON.stringify(file)});
+        gc();
+        gc();
         process.stdout.write('open');
         setInterval(() => {}, 1000);
       `],

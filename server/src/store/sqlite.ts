@@ -94,7 +94,12 @@ export class StoreInUseError extends StoreOpenError {}
  * dies (SIGKILL included), so there is no stale lock to clear.
  */
 function claim(file: string): { release(): void } {
-  const lock = new DatabaseSync(`${file}-lock`, { timeout: 0 });
+  let lock: DatabaseSync;
+  try {
+    lock = new DatabaseSync(`${file}-lock`, { timeout: 0 });
+  } catch (error) {
+    throw unusable(error, `${file}-lock`);
+  }
   try {
     lock.exec('PRAGMA locking_mode = EXCLUSIVE');
     lock.exec('PRAGMA journal_mode = MEMORY');
@@ -103,7 +108,7 @@ function claim(file: string): { release(): void } {
     lock.exec('COMMIT');
   } catch (error) {
     lock.close();
-    if ((error as { errcode?: number }).errcode !== 5 /* SQLITE_BUSY */) throw error;
+    if ((error as { errcode?: number }).errcode !== 5 /* SQLITE_BUSY */) throw unusable(error, `${file}-lock`);
     throw new StoreInUseError(
       `${file} is in use by another HeyKeys server. An SQLite store belongs to one process: each ` +
         'server caches the keys it has checked and would not hear of a key revoked through another. ' +
@@ -132,7 +137,7 @@ export function openSqliteStore(file: string, options: { exclusive?: boolean } =
     db = new DatabaseSync(file);
   } catch (error) {
     owner?.release();
-    throw error;
+    throw unusable(error, file);
   }
   try {
     db.exec('PRAGMA journal_mode = WAL');
@@ -147,8 +152,20 @@ export function openSqliteStore(file: string, options: { exclusive?: boolean } =
   } catch (error) {
     db.close();
     owner?.release();
-    throw error;
+    throw unusable(error, file);
   }
+}
+
+/**
+ * SQLite's answers that mean the file cannot be used as it is, the operator's to fix, become a
+ * StoreOpenError naming the file: it cannot be opened or created (a folder in its place, no
+ * permission), it is read-only, or it is not an SQLite database. Anything else is left as it is.
+ */
+function unusable(error: unknown, file: string): unknown {
+  const { errcode, errstr } = error as { errcode?: number; errstr?: string };
+  // Primary result codes: SQLITE_READONLY 8, SQLITE_CANTOPEN 14, SQLITE_NOTADB 26.
+  if (errcode === undefined || ![8, 14, 26].includes(errcode & 0xff)) return error;
+  return new StoreOpenError(`${file}: ${errstr ?? (error as Error).message}`, { cause: error });
 }
 
 // ---------------------------------------------------------------- rows and records
