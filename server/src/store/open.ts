@@ -20,4 +20,3 @@ export async function openStore(options: { databaseUrl?: string | undefined; dat
   const { openSqliteStore } = await import('./sqlite.ts');
   return openSqliteStore(join(options.dataDir, 'heykeys.db'), { exclusive: options.exclusive ?? true });
 }
-
