@@ -42,7 +42,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chooseGenerator, runLoad, type BenchRequest, type Sample } from './bench/load.ts';
+import { chooseGenerator, machineCpu, runLoad, type BenchRequest, type Sample } from './bench/load.ts';
 import { apiRequests, type ApiTarget } from './bench/requests.ts';
 import { seedPostgres } from './bench/seed-postgres.ts';
 import { copyInto, seededSqlite, type Caller } from './bench/seed-sqlite.ts';
@@ -165,6 +165,7 @@ function postgresBackends(databaseUrl: string): () => Promise<number[]> {
 // ---------------------------------------------------------------- run
 
 const startLoad = loadavg();
+const startCpu = machineCpu();
 const servers: Server[] = [];
 const dataDirs: string[] = [];
 const targets: Target[] = [];
@@ -341,6 +342,11 @@ function report(
   console.log('CPU is the server process\'s user + system time per request (its writer thread included), read from /proc; its ratio is bare Express\'s CPU per request over the target\'s.');
   for (const note of notes) console.log(`- ${note}`);
   if (cacheMemory) console.log(`- Memory per cached key: ${cacheMemory.bytesPerKey} bytes of V8 heap (${cacheMemory.count} keys cached from the 1 M-key store).`);
+  const endCpu = machineCpu();
+  if (startCpu && endCpu && endCpu.total > startCpu.total) {
+    const stolen = (100 * (endCpu.steal - startCpu.steal)) / (endCpu.total - startCpu.total);
+    console.log(`- CPU time stolen by the hypervisor during the run (/proc/stat): ${stolen.toFixed(1)} % of the machine's; above a few percent, other tenants of the host moved these figures.`);
+  }
   console.log(`- Bare Express's highest measurement was above its lowest by ${bareSpread.map((d) => `${(100 * d).toFixed(0)} %`).join(', ')} within each round.`);
   console.log('\n| target | store | req/s | p99 ms | ratio to bare Express, req/s (min–max) | CPU µs/req | ratio, CPU | errors | non-2xx |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');

@@ -68,6 +68,20 @@ export function cpuSeconds(pid: number): number | null {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/**
+ * The machine's CPU time so far, from /proc/stat's `cpu` line (in ticks): all of it, and the part
+ * stolen, time a virtual machine's CPUs were ready to run but the hypervisor ran someone else.
+ * Null off Linux.
+ */
+export function machineCpu(): { total: number; steal: number } | null {
+  if (!existsSync('/proc/stat')) return null;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user's)
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (ticks.length < 8 || ticks.some((t) => !Number.isFinite(t))) return null;
+  return { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7]! };
+}
+
 /** CPU seconds of each process that /proc can tell about. */
 function cpuByPid(pids: number[]): Map<number, number> {
   const times = new Map<number, number>();
