@@ -52,7 +52,7 @@ type ErrorStatus<Op extends OperationId> = keyof OperationTypes[Op]['errors'] & 
 
 /**
  * The problems an operation declares in openapi.yaml, as a union discriminated by `status`:
- * for `getApiKey` that is 400 | 401 | 403 | 404 | 429, so `error.status === 409` does not compile.
+ * for `getApiKey` that is 400 | 401 | 403 | 404 | 429 | 503, so `error.status === 409` does not compile.
  */
 export type OperationProblem<Op extends OperationId> = {
   [Status in ErrorStatus<Op>]: OperationTypes[Op]['errors'][Status] & { status: Status };

@@ -136,6 +136,6 @@ export function createApp(deps: AppDeps): express.Express {
       dispatch,
     ]),
   );
-  app.use(problemHandler(deps.logger ?? consoleLogger));
+  app.use(problemHandler(deps.logger ?? consoleLogger, (error) => service.store.isOutage?.(error) ?? false));
   return app;
 }

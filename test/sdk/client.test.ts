@@ -212,7 +212,7 @@ describe('answers', () => {
     const error = await createHeyKeysClient({ baseUrl: BASE, apiKey: SECRET, fetch }).getMe().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HeyKeysUnexpectedResponseError);
     expect(error).toMatchObject({ status: 500, operationId: 'getMe' });
-    // getMe declares 400, 401 and 429 only: a 404 is outside its contract too.
+    // getMe declares 400, 401, 429 and 503 only: a 404 is outside its contract too.
     const { fetch: notFound } = fakeFetch(() => json(404, problem(404), 'application/problem+json'));
     await expect(createHeyKeysClient({ baseUrl: BASE, apiKey: SECRET, fetch: notFound }).getMe()).rejects.toBeInstanceOf(
       HeyKeysUnexpectedResponseError,

@@ -72,7 +72,7 @@ export async function main(baseUrl: string, apiKey: string): Promise<ApiKey[]> {
   const heykeys = createHeyKeysClient({ baseUrl, apiKey });
   const { data, error } = await heykeys.getApiKey({ path: { id: 'key_12345678' } });
   if (error) {
-    const status: 400 | 401 | 403 | 404 | 429 = error.status;
+    const status: 400 | 401 | 403 | 404 | 429 | 503 = error.status;
     if (error.status === 403) console.log(error.missing_scopes, status);
     return [];
   }

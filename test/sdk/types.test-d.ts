@@ -38,7 +38,7 @@ export async function dataAndErrorNarrow() {
   const result = await heykeys.getApiKey({ path: { id: keyId } });
   if (result.error) {
     expectTypeOf(result.data).toEqualTypeOf<undefined>();
-    expectTypeOf(result.error.status).toEqualTypeOf<400 | 401 | 403 | 404 | 429>();
+    expectTypeOf(result.error.status).toEqualTypeOf<400 | 401 | 403 | 404 | 429 | 503>();
     if (result.error.status === 403) {
       expectTypeOf(result.error).toEqualTypeOf<Problem & { status: 403 }>();
       expectTypeOf(result.error.missing_scopes).toEqualTypeOf<Problem['missing_scopes']>();
@@ -52,7 +52,7 @@ export async function dataAndErrorNarrow() {
 
   const { data, error } = await heykeys.createApiKey({ body: { name: 'CI', expires_in_days: 30 } });
   if (!error) expectTypeOf(data).toEqualTypeOf<ApiKeyWithSecret>();
-  else expectTypeOf(error.status).toEqualTypeOf<400 | 401 | 403 | 409 | 413 | 415 | 422 | 429>();
+  else expectTypeOf(error.status).toEqualTypeOf<400 | 401 | 403 | 409 | 413 | 415 | 422 | 429 | 503>();
 
   const enabled = await heykeys.enableApiKey({ path: { id: keyId } });
   if (enabled.error?.status === 409) expectTypeOf(enabled.error).toEqualTypeOf<HeyKeysProblem<409>>();
@@ -62,7 +62,7 @@ export async function dataAndErrorNarrow() {
 
   const me = await heykeys.getMe();
   if (me.data) expectTypeOf(me.data).toEqualTypeOf<Me>();
-  expectTypeOf<OperationProblem<'getMe'>['status']>().toEqualTypeOf<400 | 401 | 429>();
+  expectTypeOf<OperationProblem<'getMe'>['status']>().toEqualTypeOf<400 | 401 | 429 | 503>();
 }
 
 export async function throwOnErrorLeavesOnlyData() {
@@ -74,7 +74,7 @@ export async function throwOnErrorLeavesOnlyData() {
   expectTypeOf(createHeyKeysClient({ baseUrl: '', apiKey: '', throwOnError: true })).toEqualTypeOf<HeyKeysClient<true>>();
 
   const thrown = new HeyKeysProblemError('getApiKey', {} as OperationProblem<'getApiKey'>, new Response());
-  expectTypeOf(thrown.status).toEqualTypeOf<400 | 401 | 403 | 404 | 429>();
+  expectTypeOf(thrown.status).toEqualTypeOf<400 | 401 | 403 | 404 | 429 | 503>();
 }
 
 export async function requestsAreTyped() {

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'policy_violation'
   | 'rate_limited'
-  | 'internal';
+  | 'internal'
+  | 'unavailable';
 
 export interface FieldError {
   field: string;

@@ -3,7 +3,7 @@
  * errors are translated into it here too, so every error response has the same shape.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { DomainError } from '../domain/errors.ts';
+import { DomainError } from '../domain/errors.ts';
 import { problemResponse, statusOf, toDomainError } from './core/problems.ts';
 import { requestIdOf, withRequestId } from './respond.ts';
 
@@ -21,11 +21,25 @@ export interface ErrorLogger {
   error(message: string, fields: Record<string, unknown>): void;
 }
 
-/** The one error handler. Logs 5xx with the request id, never headers or bodies (they may hold keys). */
-export function problemHandler(logger: ErrorLogger) {
+/** Seconds a client is told to wait when the store cannot be reached. */
+export const OUTAGE_RETRY_SECONDS = 5;
+
+/**
+ * The one error handler. Logs 5xx with the request id, never headers or bodies (they may hold
+ * keys). An error the store calls an outage (`isOutage`, a database that cannot be reached) is a
+ * 503 with Retry-After, logged in one line without a stack: every request logs it during an outage.
+ */
+export function problemHandler(logger: ErrorLogger, isOutage: (error: unknown) => boolean = () => false) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const error = toDomainError(err);
-    if (statusOf(error.code) >= 500) {
+    const outage = isOutage(err);
+    const error = outage
+      ? new DomainError('unavailable', `The key store cannot be reached right now; retry in ${OUTAGE_RETRY_SECONDS} seconds.`, {
+          retry_after_seconds: OUTAGE_RETRY_SECONDS,
+        })
+      : toDomainError(err);
+    if (outage) {
+      logger.error('store unavailable', { request_id: requestIdOf(res), method: req.method, route: req.path, error: (err as Error).message });
+    } else if (statusOf(error.code) >= 500) {
       const e = err as { message?: string; stack?: string };
       logger.error('request failed', { request_id: requestIdOf(res), method: req.method, route: req.path, error: e?.message, stack: e?.stack });
     }

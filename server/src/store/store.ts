@@ -140,5 +140,11 @@ export interface Store {
 
   /** Changes made by other processes sharing this store (only stores shared between processes emit). */
   subscribe(listener: (event: StoreEvent) => void): () => void;
+  /**
+   * Whether an error this store threw means it cannot be reached for the moment (a database
+   * outage), so the same request may succeed later: the HTTP layer answers 503 with Retry-After.
+   * Stores inside the process (memory, SQLite) have no such errors and leave it out.
+   */
+  isOutage?(error: unknown): boolean;
   close(): Promise<void>;
 }

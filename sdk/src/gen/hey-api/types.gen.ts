@@ -516,6 +516,10 @@ export type GetMeErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type GetMeError = GetMeErrors[keyof GetMeErrors];
@@ -549,6 +553,10 @@ export type ListScopesErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type ListScopesError = ListScopesErrors[keyof ListScopesErrors];
@@ -611,6 +619,10 @@ export type ListApiKeysErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type ListApiKeysError = ListApiKeysErrors[keyof ListApiKeysErrors];
@@ -664,6 +676,10 @@ export type CreateApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type CreateApiKeyError = CreateApiKeyErrors[keyof CreateApiKeyErrors];
@@ -709,6 +725,10 @@ export type VerifyApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type VerifyApiKeyError = VerifyApiKeyErrors[keyof VerifyApiKeyErrors];
@@ -755,6 +775,10 @@ export type RevokeApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type RevokeApiKeyError = RevokeApiKeyErrors[keyof RevokeApiKeyErrors];
@@ -801,6 +825,10 @@ export type GetApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type GetApiKeyError = GetApiKeyErrors[keyof GetApiKeyErrors];
@@ -859,6 +887,10 @@ export type UpdateApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type UpdateApiKeyError = UpdateApiKeyErrors[keyof UpdateApiKeyErrors];
@@ -905,6 +937,10 @@ export type DisableApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type DisableApiKeyError = DisableApiKeyErrors[keyof DisableApiKeyErrors];
@@ -955,6 +991,10 @@ export type EnableApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type EnableApiKeyError = EnableApiKeyErrors[keyof EnableApiKeyErrors];
@@ -1013,6 +1053,10 @@ export type RotateApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type RotateApiKeyError = RotateApiKeyErrors[keyof RotateApiKeyErrors];
@@ -1068,6 +1112,10 @@ export type GetApiKeyUsageErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type GetApiKeyUsageError = GetApiKeyUsageErrors[keyof GetApiKeyUsageErrors];
@@ -1114,6 +1162,10 @@ export type ListMembersErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type ListMembersError = ListMembersErrors[keyof ListMembersErrors];
@@ -1164,6 +1216,10 @@ export type DeleteMemberErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type DeleteMemberError = DeleteMemberErrors[keyof DeleteMemberErrors];
@@ -1210,6 +1266,10 @@ export type ListWorkspacesErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type ListWorkspacesError = ListWorkspacesErrors[keyof ListWorkspacesErrors];
@@ -1255,6 +1315,10 @@ export type CreateWorkspaceErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type CreateWorkspaceError = CreateWorkspaceErrors[keyof CreateWorkspaceErrors];
@@ -1301,6 +1365,10 @@ export type DeleteWorkspaceErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type DeleteWorkspaceError = DeleteWorkspaceErrors[keyof DeleteWorkspaceErrors];
@@ -1347,6 +1415,10 @@ export type GetWorkspaceErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type GetWorkspaceError = GetWorkspaceErrors[keyof GetWorkspaceErrors];
@@ -1401,6 +1473,10 @@ export type UpdateWorkspaceErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type UpdateWorkspaceError = UpdateWorkspaceErrors[keyof UpdateWorkspaceErrors];
@@ -1456,6 +1532,10 @@ export type ListWorkspaceApiKeysErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type ListWorkspaceApiKeysError = ListWorkspaceApiKeysErrors[keyof ListWorkspaceApiKeysErrors];
@@ -1518,6 +1598,10 @@ export type CreateWorkspaceApiKeyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type CreateWorkspaceApiKeyError = CreateWorkspaceApiKeyErrors[keyof CreateWorkspaceApiKeyErrors];
@@ -1573,6 +1657,10 @@ export type ListTagsErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type ListTagsError = ListTagsErrors[keyof ListTagsErrors];
@@ -1631,6 +1719,10 @@ export type CreateTagErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type CreateTagError = CreateTagErrors[keyof CreateTagErrors];
@@ -1681,6 +1773,10 @@ export type DeleteTagErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type DeleteTagError = DeleteTagErrors[keyof DeleteTagErrors];
@@ -1735,6 +1831,10 @@ export type ListAuditEventsErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type ListAuditEventsError = ListAuditEventsErrors[keyof ListAuditEventsErrors];
@@ -1772,6 +1872,10 @@ export type GetPolicyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type GetPolicyError = GetPolicyErrors[keyof GetPolicyErrors];
@@ -1821,6 +1925,10 @@ export type UpdatePolicyErrors = {
      * Rate limit exceeded for this key.
      */
     429: Problem;
+    /**
+     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     */
+    503: Problem;
 };
 
 export type UpdatePolicyError = UpdatePolicyErrors[keyof UpdatePolicyErrors];

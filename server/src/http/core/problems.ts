@@ -28,6 +28,7 @@ const STATUS: Record<ErrorCode, number> = {
   policy_violation: 422,
   rate_limited: 429,
   internal: 500,
+  unavailable: 503,
 };
 
 const TITLES: Record<number, string> = {
@@ -42,6 +43,7 @@ const TITLES: Record<number, string> = {
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 /** The public code; two internal codes share a public name under different statuses. */
