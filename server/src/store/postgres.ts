@@ -221,14 +221,13 @@ function isRefused(error: unknown): error is Error {
   return typeof code === 'string' && (code === '3D000' || code === '42501' || code.startsWith('28'));
 }
 
-/** Errors that mean "no database there", as opposed to one that answered with an error. */
 /**
  * An outage, as opposed to an error in what was asked: the database cannot be reached (see
  * isUnreachable), no connection could be had in time, the connection broke (SQLSTATE class 08), or
  * the server is shutting down or starting up (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
  * cannot_connect_now).
  */
-export function isOutage(error: unknown): boolean {
+function isOutage(error: unknown): boolean {
   if (isUnreachable(error)) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
@@ -236,6 +235,7 @@ export function isOutage(error: unknown): boolean {
   return /timeout exceeded when trying to connect/i.test(error.message);
 }
 
+/** Errors that mean "no database there", as opposed to one that answered with an error. */
 function isUnreachable(error: unknown): error is Error {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: string }).code;
@@ -289,8 +289,6 @@ interface PolicyRow {
 
 type AuditRow = AuditEvent;
 type UsageRow = UsageEntry;
-
-/** The key columns in the order of KEY_PARAMS' values ($1 … $27). */
 
 /** `$n` of a key column in keyParams' values, with the cast its type needs. */
 function keyParam(column: KeyColumn): string {
@@ -392,7 +390,6 @@ function pageOf<R, T extends { id: string }>(rows: R[], limit: number, toRecord:
 
 // ---------------------------------------------------------------- statements
 
-/** Columns of a member plus the id of the unrevoked key a machine user holds. */
 /**
  * The inactivity sweep's question, answered from the keys_inactive index (migration 4), whose
  * expression this must write the same way.
@@ -401,6 +398,7 @@ export const FIND_INACTIVE_KEYS = `
   SELECT * FROM keys
   WHERE org_id = $1 AND status = 'active' AND GREATEST(coalesce(last_used_at, 0), inactivity_from) <= $2`;
 
+/** Columns of a member plus the id of the unrevoked key a machine user holds. */
 const MEMBER_SELECT = `
   SELECT m.*, CASE WHEN m.type = 'machine' THEN
     (SELECT k.id FROM keys k WHERE k.owner_id = m.id AND k.status <> 'revoked' ORDER BY k.id DESC LIMIT 1)
@@ -956,11 +954,11 @@ export class PostgresStore implements Store {
 
   // ------------------------------------------------------------ events and shutdown
 
-  /** Other processes' committed changes, and `reset` whenever some may have been missed. */
   isOutage(error: unknown): boolean {
     return isOutage(error);
   }
 
+  /** Other processes' committed changes, and `reset` whenever some may have been missed. */
   subscribe(listener: (event: StoreEvent) => void): () => void {
     return this.#listener.subscribe(listener);
   }

@@ -340,7 +340,6 @@ const changed = (result: { changes: number | bigint }): number => Number(result.
 
 // ---------------------------------------------------------------- the store
 
-/** Columns of a member plus the id of the unrevoked key a machine user holds. */
 /**
  * The inactivity sweep's question, answered from the keys_inactive index (migration 4), whose
  * expression this must write the same way. No ORDER BY (the Store promises no order): sorting
@@ -350,6 +349,7 @@ export const FIND_INACTIVE_KEYS = `
   SELECT * FROM keys
   WHERE org_id = ? AND status = 'active' AND max(coalesce(last_used_at, 0), inactivity_from) <= ?`;
 
+/** Columns of a member plus the id of the unrevoked key a machine user holds. */
 const MEMBER_SELECT = `
   SELECT m.*, CASE WHEN m.type = 'machine' THEN
     (SELECT k.id FROM keys k WHERE k.owner_id = m.id AND k.status <> 'revoked' ORDER BY k.id DESC LIMIT 1)

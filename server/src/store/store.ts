@@ -23,16 +23,14 @@ import type {
 import type { AuditAction } from '../domain/model.ts';
 import type { UsagePosition } from '../domain/usage-cursor.ts';
 
-/** A page of a key's usage log: entries strictly before `before` (null: from the newest). */
 /**
  * The store cannot be used as configured: PostgreSQL unreachable or refusing the connection, no
  * such schema, a schema newer than this server, an SQLite file another server owns. The message
  * says why and what to do; the entry points print it, without a stack trace, and exit.
  */
-export class StoreOpenError extends Error {
-  readonly code = 'HEYKEYS_STORE_OPEN';
-}
+export class StoreOpenError extends Error {}
 
+/** A page of a key's usage log: entries strictly before `before` (null: from the newest). */
 export interface UsagePage {
   limit: number;
   before: UsagePosition | null;
