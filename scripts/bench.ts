@@ -21,7 +21,9 @@
  * BENCH_PAIRS pairs of runs back to back (the order flipping), the median of the pairs' ratios.
  * The difference sought is a few percent, and on a shared VM the machine's speed moves by more than
  * that within the seconds between a round's 1 k and 1 M runs (per-round ratios scattered by tens
- * of percent); within a pair it moves less.
+ * of percent); within a pair it moves less. The endpoints take turns pair by pair: with each
+ * endpoint's pairs back to back, one slow spell once fell on all six of the key read's pairs
+ * (12.9 %, quartiles 8.0-19.1 %; run again at once, -1.8 %) and on none of the others'.
  *
  * Last, the latency a caller sees when the server is not saturated: every target under the same
  * connections, each waiting a random think time (exponential) after every answer, its mean chosen
@@ -30,9 +32,9 @@
  * Saturated, a closed loop of 50 connections keeps 50 requests queued in front of the server, so
  * its p99 is a multiple of 50 / throughput whatever the server does (bare Express's too); paced,
  * p99 is the time a request takes plus the bursts it meets. BENCH_PACED_RUNS runs of
- * BENCH_SECONDS per target, interleaved, each after a 1 s warm-up run. About 12 minutes in all.
+ * BENCH_SECONDS per target, interleaved, each after a 1 s warm-up run. About 14 minutes in all.
  *
- *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_PAIRS (6), BENCH_PACED_RUNS (3), BENCH_THINK_MS,
+ *   BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_PAIRS (10), BENCH_PACED_RUNS (3), BENCH_THINK_MS,
  *   BENCH_CONNECTIONS (50), BENCH_CALLERS (100), BENCH_STORES (sqlite-1k,sqlite-1m,postgres),
  *   BENCH_LOAD (wrk|autocannon), DATABASE_URL
  */
@@ -51,7 +53,7 @@ import { median, quantile } from './bench/stats.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
-const storePairs = Number(process.env['BENCH_PAIRS'] ?? 6);
+const storePairs = Number(process.env['BENCH_PAIRS'] ?? 10);
 /** Seconds per run of the store pairs. */
 const PAIR_SECONDS = 2;
 const pacedRuns = Number(process.env['BENCH_PACED_RUNS'] ?? 3);
@@ -251,18 +253,23 @@ try {
     bareSpread.push(Math.max(...rps) / Math.min(...rps) - 1);
   }
   // Per endpoint on both SQLite stores: pairs of runs, 1 k then 1 M keys or the other way round.
+  // The endpoints take turns pair by pair, so a noisy spell of the machine (tens of seconds) lands
+  // on a pair or two of each endpoint rather than on all of one endpoint's pairs.
   const storeRuns = new Map<number, { small: Sample; large: Sample }[]>();
+  const storeTwins: [number, number][] = [];
   for (const [i, target] of targets.entries()) {
     const j = target.store === SMALL_STORE ? targets.findIndex((u) => u.store === LARGE_STORE && u.name === target.name) : -1;
-    if (j === -1 || storePairs < 1) continue;
-    log(`${target.name}: ${storePairs} pairs of runs on the 1 k- and the 1 M-key store`);
-    const pairs: { small: Sample; large: Sample }[] = [];
-    for (let pair = 0; pair < storePairs; pair++) {
+    if (j !== -1 && storePairs >= 1) storeTwins.push([i, j]);
+  }
+  if (storeTwins.length > 0) log(`${storePairs} pairs of runs per endpoint on the 1 k- and the 1 M-key store, the endpoints taking turns`);
+  for (let pair = 0; pair < storePairs; pair++) {
+    for (const [i, j] of storeTwins) {
       const first = await measure(targets[pair % 2 === 0 ? i : j]!, PAIR_SECONDS);
       const second = await measure(targets[pair % 2 === 0 ? j : i]!, PAIR_SECONDS);
+      const pairs = storeRuns.get(i) ?? [];
       pairs.push(pair % 2 === 0 ? { small: first, large: second } : { small: second, large: first });
+      storeRuns.set(i, pairs);
     }
-    storeRuns.set(i, pairs);
   }
   // Every target at one pace: at most half the lowest throughput of an API target (its rounds' median).
   let paced: { thinkMs: number; samples: Sample[][] } | null = null;

@@ -84,7 +84,7 @@ export async function seededSqlite(shape: SeedShape, log: (line: string) => void
   for (const old of readdirSync(CACHE_DIR)) if (old.startsWith('sqlite-') && !old.startsWith(fingerprint)) rmSync(join(CACHE_DIR, old), { force: true });
   const started = performance.now();
   const building = `${file}.${process.pid}.tmp`;
-  for (const suffix of ['', '-wal', '-shm']) rmSync(building + suffix, { force: true });
+  for (const suffix of ['', '-wal', '-shm', '-lock']) rmSync(building + suffix, { force: true });
 
   // 1. Organizations, owners and owner keys through the domain (the owner key is key 0 of its org
   // in spirit, but its secret is random: it is not a caller).
@@ -153,7 +153,8 @@ export async function seededSqlite(shape: SeedShape, log: (line: string) => void
   db.exec('ANALYZE');
   db.exec('PRAGMA journal_mode = WAL'); // what the store uses; it persists in the file
   db.close();
-  for (const suffix of ['-wal', '-shm']) rmSync(building + suffix, { force: true });
+  // -lock: the store's claim on the file (released when it closed), named after the building file.
+  for (const suffix of ['-wal', '-shm', '-lock']) rmSync(building + suffix, { force: true });
   writeFileSync(meta, JSON.stringify(callers));
   renameSync(building, file);
   return { file, keys: total, callers, seededIn: (performance.now() - started) / 1000 };
