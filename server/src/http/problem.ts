@@ -21,19 +21,20 @@ export interface ErrorLogger {
   error(message: string, fields: Record<string, unknown>): void;
 }
 
-/** Seconds a client is told to wait when the store cannot be reached. */
+/** Seconds a client is told to wait when the store is unavailable. */
 export const OUTAGE_RETRY_SECONDS = 5;
 
 /**
  * The one error handler. Logs 5xx with the request id, never headers or bodies (they may hold
- * keys). An error the store calls an outage (`isOutage`, a database that cannot be reached) is a
- * 503 with Retry-After, logged in one line without a stack: every request logs it during an outage.
+ * keys). An error the store calls an outage (`isOutage`: a database that cannot be reached, a full
+ * disk) is a 503 with Retry-After, logged in one line without a stack: every request logs it
+ * during an outage.
  */
 export function problemHandler(logger: ErrorLogger, isOutage: (error: unknown) => boolean = () => false) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const outage = isOutage(err);
     const error = outage
-      ? new DomainError('unavailable', `The key store cannot be reached right now; retry in ${OUTAGE_RETRY_SECONDS} seconds.`, {
+      ? new DomainError('unavailable', `The key store is unavailable right now; retry in ${OUTAGE_RETRY_SECONDS} seconds.`, {
           retry_after_seconds: OUTAGE_RETRY_SECONDS,
         })
       : toDomainError(err);

@@ -169,7 +169,7 @@ export function inlineWriter(db: DatabaseSync): BackgroundWrites {
 
 type Operation = 'recordUse' | 'appendUsage' | 'pruneUsage' | 'close';
 export type WriterRequest = { id: number; op: Operation; arg: unknown };
-export type WriterReply = { id: number; result?: unknown; error?: { message: string; code?: string } };
+export type WriterReply = { id: number; result?: unknown; error?: { message: string; code?: string; errcode?: number } };
 
 /**
  * Runs the writes on a worker thread with its own connection to `file`. The thread starts with
@@ -199,8 +199,11 @@ export function threadWriter(file: string): BackgroundWrites {
       if (!waiting) return;
       pending.delete(reply.id);
       if (pending.size === 0) started.unref();
-      if (reply.error) waiting.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}));
-      else waiting.resolve(reply.result);
+      // SQLite's result code crosses too: the store's isOutage reads it (a full disk, a lock held too long).
+      if (reply.error) {
+        const { message, code, errcode } = reply.error;
+        waiting.reject(Object.assign(new Error(message), code ? { code } : {}, errcode !== undefined ? { errcode } : {}));
+      } else waiting.resolve(reply.result);
     });
     started.on('error', (error) => {
       if (worker === started) worker = null;

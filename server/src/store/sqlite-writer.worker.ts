@@ -33,8 +33,8 @@ port.on('message', ({ id, op, arg }: WriterRequest) => {
       return;
     }
   } catch (error) {
-    const { message, code } = error as { message: string; code?: string };
-    reply = { id, error: { message, ...(typeof code === 'string' ? { code } : {}) } };
+    const { message, code, errcode } = error as { message: string; code?: string; errcode?: number };
+    reply = { id, error: { message, ...(typeof code === 'string' ? { code } : {}), ...(typeof errcode === 'number' ? { errcode } : {}) } };
   }
   port.postMessage(reply);
 });

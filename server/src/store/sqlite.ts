@@ -159,12 +159,14 @@ export function openSqliteStore(file: string, options: { exclusive?: boolean } =
 /**
  * SQLite's answers that mean the file cannot be used as it is, the operator's to fix, become a
  * StoreOpenError naming the file: it cannot be opened or created (a folder in its place, no
- * permission), it is read-only, or it is not an SQLite database. Anything else is left as it is.
+ * permission), it is read-only, the disk is full or failing, or it is not an SQLite database.
+ * Anything else is left as it is.
  */
 function unusable(error: unknown, file: string): unknown {
   const { errcode, errstr } = error as { errcode?: number; errstr?: string };
-  // Primary result codes: SQLITE_READONLY 8, SQLITE_CANTOPEN 14, SQLITE_NOTADB 26.
-  if (errcode === undefined || ![8, 14, 26].includes(errcode & 0xff)) return error;
+  // Primary result codes: SQLITE_READONLY 8, SQLITE_IOERR 10, SQLITE_FULL 13 (migrating on a full
+  // disk), SQLITE_CANTOPEN 14, SQLITE_NOTADB 26.
+  if (errcode === undefined || ![8, 10, 13, 14, 26].includes(errcode & 0xff)) return error;
   return new StoreOpenError(`${file}: ${errstr ?? (error as Error).message}`, { cause: error });
 }
 
@@ -355,6 +357,9 @@ const MEMBER_SELECT = `
     (SELECT k.id FROM keys k WHERE k.owner_id = m.id AND k.status <> 'revoked' ORDER BY k.id DESC LIMIT 1)
   END AS api_key_id
   FROM members m`;
+
+/** SQLite's primary result codes for a file that cannot be written for now: BUSY, READONLY, IOERR, FULL. */
+const OUTAGE_CODES = new Set([5, 8, 10, 13]);
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -622,6 +627,18 @@ export class SqliteStore implements Store {
       ? this.#sql.listAuditOfKey.all({ ...params, key_id: filter.key_id })
       : this.#sql.listAudit.all(params);
     return pageOf(rows, page.limit, toAudit);
+  }
+
+  /**
+   * The file cannot be written for now, through no fault of the request: the disk is full
+   * (SQLITE_FULL), the disk failed a read or a write (SQLITE_IOERR), another connection kept the
+   * write lock past the busy timeout (SQLITE_BUSY: a long CLI command beside the server), or the
+   * file became read-only under the server (SQLITE_READONLY). Matched on the primary result code,
+   * which node:sqlite's errors carry as `errcode` (and the writer thread's replies pass on).
+   */
+  isOutage(error: unknown): boolean {
+    const errcode = (error as { errcode?: unknown } | null)?.errcode;
+    return typeof errcode === 'number' && OUTAGE_CODES.has(errcode & 0xff);
   }
 
   /** One process owns an SQLite file: there are no other processes' changes to report. */

@@ -140,8 +140,8 @@ export interface Store {
   subscribe(listener: (event: StoreEvent) => void): () => void;
   /**
    * Whether an error this store threw means it cannot be reached for the moment (a database
-   * outage), so the same request may succeed later: the HTTP layer answers 503 with Retry-After.
-   * Stores inside the process (memory, SQLite) have no such errors and leave it out.
+   * outage; on SQLite, a full disk or a write lock held too long), so the same request may succeed
+   * later: the HTTP layer answers 503 with Retry-After. The memory store has no such errors.
    */
   isOutage?(error: unknown): boolean;
   close(): Promise<void>;

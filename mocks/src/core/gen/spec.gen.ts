@@ -2234,7 +2234,7 @@ const spec: OpenApiDocument = {
         }
       },
       "ServiceUnavailable": {
-        "description": "The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).",
+        "description": "The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).",
         "headers": {
           "Retry-After": {
             "$ref": "#/components/headers/Retry-After"
@@ -2252,7 +2252,7 @@ const spec: OpenApiDocument = {
                   "title": "Service Unavailable",
                   "status": 503,
                   "code": "unavailable",
-                  "detail": "The key store cannot be reached right now; retry in 5 seconds."
+                  "detail": "The key store is unavailable right now; retry in 5 seconds."
                 }
               }
             }

@@ -517,7 +517,7 @@ export type GetMeErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -554,7 +554,7 @@ export type ListScopesErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -620,7 +620,7 @@ export type ListApiKeysErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -677,7 +677,7 @@ export type CreateApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -726,7 +726,7 @@ export type VerifyApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -776,7 +776,7 @@ export type RevokeApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -826,7 +826,7 @@ export type GetApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -888,7 +888,7 @@ export type UpdateApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -938,7 +938,7 @@ export type DisableApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -992,7 +992,7 @@ export type EnableApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1054,7 +1054,7 @@ export type RotateApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1113,7 +1113,7 @@ export type GetApiKeyUsageErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1163,7 +1163,7 @@ export type ListMembersErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1217,7 +1217,7 @@ export type DeleteMemberErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1267,7 +1267,7 @@ export type ListWorkspacesErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1316,7 +1316,7 @@ export type CreateWorkspaceErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1366,7 +1366,7 @@ export type DeleteWorkspaceErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1416,7 +1416,7 @@ export type GetWorkspaceErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1474,7 +1474,7 @@ export type UpdateWorkspaceErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1533,7 +1533,7 @@ export type ListWorkspaceApiKeysErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1599,7 +1599,7 @@ export type CreateWorkspaceApiKeyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1658,7 +1658,7 @@ export type ListTagsErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1720,7 +1720,7 @@ export type CreateTagErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1774,7 +1774,7 @@ export type DeleteTagErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1832,7 +1832,7 @@ export type ListAuditEventsErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1873,7 +1873,7 @@ export type GetPolicyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
@@ -1926,7 +1926,7 @@ export type UpdatePolicyErrors = {
      */
     429: Problem;
     /**
-     * The key store (the database) cannot be reached for the moment. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
+     * The key store cannot serve the request for the moment: the database cannot be reached, or its disk is full or failing. Retry after `Retry-After` seconds; the same request is safe to send again (a key creation may, rarely, have been committed before the connection broke: look for it before creating it twice).
      */
     503: Problem;
 };
