@@ -221,20 +221,6 @@ function isRefused(error: unknown): error is Error {
   return typeof code === 'string' && (code === '3D000' || code === '42501' || code.startsWith('28'));
 }
 
-/**
- * An outage, as opposed to an error in what was asked: the database cannot be reached (see
- * isUnreachable), no connection could be had in time, the connection broke (SQLSTATE class 08), or
- * the server is shutting down or starting up (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
- * cannot_connect_now).
- */
-function isOutage(error: unknown): boolean {
-  if (isUnreachable(error)) return true;
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
-  return /timeout exceeded when trying to connect/i.test(error.message);
-}
-
 /** Errors that mean "no database there", as opposed to one that answered with an error. */
 function isUnreachable(error: unknown): error is Error {
   if (!(error instanceof Error)) return false;
@@ -954,8 +940,18 @@ export class PostgresStore implements Store {
 
   // ------------------------------------------------------------ events and shutdown
 
+  /**
+   * An outage, as opposed to an error in what was asked: the database cannot be reached (see
+   * isUnreachable), no connection could be had in time, the connection broke (SQLSTATE class 08),
+   * or the server is shutting down or starting up (57P01 admin_shutdown, 57P02 crash_shutdown,
+   * 57P03 cannot_connect_now).
+   */
   isOutage(error: unknown): boolean {
-    return isOutage(error);
+    if (isUnreachable(error)) return true;
+    if (!(error instanceof Error)) return false;
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')) return true;
+    return /timeout exceeded when trying to connect/i.test(error.message);
   }
 
   /** Other processes' committed changes, and `reset` whenever some may have been missed. */

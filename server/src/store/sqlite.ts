@@ -81,6 +81,18 @@ export function migrate(db: DatabaseSync, migrations: Migration[]): number[] {
   }
 }
 
+/** SQLite's primary result codes that this store tells apart (https://sqlite.org/rescode.html). */
+const SQLITE = { BUSY: 5, READONLY: 8, IOERR: 10, FULL: 13, CANTOPEN: 14, NOTADB: 26 } as const;
+
+/**
+ * The primary result code of an error node:sqlite threw (its `errcode`, extended codes folded to
+ * their primary one), or of one the writer thread passed on; null for any other error.
+ */
+function primaryCode(error: unknown): number | null {
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof errcode === 'number' ? errcode & 0xff : null;
+}
+
 /** What openSqliteStore throws when another process already serves from the file. */
 export class StoreInUseError extends StoreOpenError {}
 
@@ -108,7 +120,7 @@ function claim(file: string): { release(): void } {
     lock.exec('COMMIT');
   } catch (error) {
     lock.close();
-    if ((error as { errcode?: number }).errcode !== 5 /* SQLITE_BUSY */) throw unusable(error, `${file}-lock`);
+    if (primaryCode(error) !== SQLITE.BUSY) throw unusable(error, `${file}-lock`);
     throw new StoreInUseError(
       `${file} is in use by another HeyKeys server. An SQLite store belongs to one process: each ` +
         'server caches the keys it has checked and would not hear of a key revoked through another. ' +
@@ -156,6 +168,9 @@ export function openSqliteStore(file: string, options: { exclusive?: boolean } =
   }
 }
 
+/** Opening answers that mean the file cannot be used as it is (see `unusable`). */
+const OPEN_REFUSALS = new Set<number | null>([SQLITE.READONLY, SQLITE.IOERR, SQLITE.FULL, SQLITE.CANTOPEN, SQLITE.NOTADB]);
+
 /**
  * SQLite's answers that mean the file cannot be used as it is, the operator's to fix, become a
  * StoreOpenError naming the file: it cannot be opened or created (a folder in its place, no
@@ -163,10 +178,8 @@ export function openSqliteStore(file: string, options: { exclusive?: boolean } =
  * Anything else is left as it is.
  */
 function unusable(error: unknown, file: string): unknown {
-  const { errcode, errstr } = error as { errcode?: number; errstr?: string };
-  // Primary result codes: SQLITE_READONLY 8, SQLITE_IOERR 10, SQLITE_FULL 13 (migrating on a full
-  // disk), SQLITE_CANTOPEN 14, SQLITE_NOTADB 26.
-  if (errcode === undefined || ![8, 10, 13, 14, 26].includes(errcode & 0xff)) return error;
+  if (!OPEN_REFUSALS.has(primaryCode(error))) return error;
+  const { errstr } = error as { errstr?: string };
   return new StoreOpenError(`${file}: ${errstr ?? (error as Error).message}`, { cause: error });
 }
 
@@ -358,8 +371,8 @@ const MEMBER_SELECT = `
   END AS api_key_id
   FROM members m`;
 
-/** SQLite's primary result codes for a file that cannot be written for now: BUSY, READONLY, IOERR, FULL. */
-const OUTAGE_CODES = new Set([5, 8, 10, 13]);
+/** A file that cannot be written for now (see SqliteStore.isOutage). */
+const OUTAGES = new Set<number | null>([SQLITE.BUSY, SQLITE.READONLY, SQLITE.IOERR, SQLITE.FULL]);
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -637,8 +650,7 @@ export class SqliteStore implements Store {
    * which node:sqlite's errors carry as `errcode` (and the writer thread's replies pass on).
    */
   isOutage(error: unknown): boolean {
-    const errcode = (error as { errcode?: unknown } | null)?.errcode;
-    return typeof errcode === 'number' && OUTAGE_CODES.has(errcode & 0xff);
+    return OUTAGES.has(primaryCode(error));
   }
 
   /** One process owns an SQLite file: there are no other processes' changes to report. */
